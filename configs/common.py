@@ -1,0 +1,67 @@
+"""The fields every config has, with their defaults, in one place.
+
+Configs are ml_collections ConfigDicts; the launcher locks them, so a typo in
+`--config.x.y=v` is an error rather than a silently ignored setting.
+"""
+import ml_collections
+
+
+def base_config(dataset: str) -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0  # Drives init, dropout and data order; nothing else is random.
+
+  c.data = ml_collections.ConfigDict()
+  c.data.name = dataset            # A TFDS name ('digits', 'mnist', 'cifar10', ...).
+  c.data.data_dir = ''             # '' = $TFDS_DATA_DIR or ~/tensorflow_datasets.
+  c.data.train_split = 'train'
+  c.data.eval_split = 'test'
+  # 'device': the whole split lives on the accelerator and is batched there
+  # (fast, for datasets that fit in memory). 'grain': streamed from the
+  # array_record files by grain, for any size.
+  c.data.pipeline = 'device'
+  c.data.augment = 'none'          # 'none' | 'cifar' | 'imagenet' (grain only).
+  c.data.image_size = 0            # Resize/crop target for 'imagenet'; 0 = native.
+  c.data.positive_class = -1       # >= 0: binary task "this class vs the rest".
+  c.data.worker_count = 0          # grain worker processes (0 = in-process).
+
+  c.model = ml_collections.ConfigDict()
+
+  c.optimizer = ml_collections.ConfigDict()
+  c.optimizer.name = 'adam'        # 'gd' (plain theta <- theta - lr*grad), 'sgd',
+                                   # 'momentum', 'nesterov', 'adam', 'adamw'.
+  c.optimizer.learning_rate = 1e-3
+  c.optimizer.schedule = 'constant'  # 'constant' | 'cosine' | 'step'.
+  c.optimizer.warmup_epochs = 0.0
+  c.optimizer.momentum = 0.9
+  c.optimizer.weight_decay = 0.0
+  c.optimizer.step_epochs = (30, 60, 80)  # For 'step': decay x0.1 at these epochs.
+
+  c.train = ml_collections.ConfigDict()
+  c.train.batch_size = 128         # Global batch, split over all devices.
+  c.train.num_epochs = 10.0        # Duration in epochs; or set num_steps > 0.
+  c.train.num_steps = 0
+  c.train.log_every_steps = 50
+  c.train.eval_every_epochs = 1.0
+  c.train.checkpoint_every_steps = 500
+  c.train.keep_checkpoints = 3
+  c.train.compute_dtype = 'float32'  # 'bfloat16': mixed precision, f32 params.
+  return c
+
+
+def model(name: str, **settings) -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict(dict(name=name, **settings))
+
+
+def apply_arg(config: ml_collections.ConfigDict, arg: str | None):
+  """Handles `config.py:ARG`: 'runlocal' shrinks the run to a smoke test."""
+  if not arg:
+    return config
+  for part in arg.split(','):
+    if part == 'runlocal':
+      config.train.num_epochs = 0.0
+      config.train.num_steps = 20
+      config.train.log_every_steps = 5
+      config.train.checkpoint_every_steps = 10
+    else:
+      raise ValueError(f"unknown config argument {part!r}; valid: runlocal")
+  return config

@@ -1,0 +1,1 @@
+"""jaxvision: a functional JAX/Flax codebase for image classification research."""
