@@ -20,6 +20,7 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
   # array_record files by grain, for any size.
   c.data.pipeline = 'device'
   c.data.augment = 'none'          # 'none' | 'cifar' | 'imagenet' (grain only).
+  c.data.random_shift = 0          # On-device random translation, in pixels.
   c.data.image_size = 0            # Resize/crop target for 'imagenet'; 0 = native.
   c.data.positive_class = -1       # >= 0: binary task "this class vs the rest".
   c.data.worker_count = 0          # grain worker processes (0 = in-process).

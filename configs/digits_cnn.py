@@ -22,4 +22,5 @@ def get_config(arg: str | None = None):
   config.optimizer.schedule = 'cosine'
   config.train.batch_size = 128
   config.train.num_epochs = 40
+  config.data.random_shift = 1  # +-1 pixel translations: 98.1% -> 99.2% mean.
   return common.apply_arg(config, arg)

@@ -1,0 +1,17 @@
+"""Multinomial (softmax) logistic regression on scikit-learn's 8x8 digits,
+trained with the lecture's plain gradient descent on mini-batches.
+
+Run:
+  python -m experiments.train --config=configs/digits_logreg.py --workdir=runs/digits_logreg
+"""
+from configs import common
+
+
+def get_config(arg: str | None = None):
+  config = common.base_config(dataset='digits')
+  config.model = common.model('logistic_regression')
+  config.optimizer.name = 'gd'  # theta <- theta - alpha * grad J(theta)
+  config.optimizer.learning_rate = 0.5
+  config.train.batch_size = 64
+  config.train.num_epochs = 100
+  return common.apply_arg(config, arg)

@@ -1,0 +1,21 @@
+"""Multi-layer perceptron on scikit-learn's 8x8 digits.
+
+Run:
+  python -m experiments.train --config=configs/digits_mlp.py --workdir=runs/digits_mlp
+Activation ablation:
+  python -m experiments.train --config=configs/digits_mlp.py \
+      --config.model.activation=sigmoid --workdir=...
+"""
+from configs import common
+
+
+def get_config(arg: str | None = None):
+  config = common.base_config(dataset='digits')
+  config.model = common.model('mlp', depth=2, width=256, activation='relu',
+                              dropout=0.2)
+  config.optimizer.name = 'adam'
+  config.optimizer.learning_rate = 1e-3
+  config.optimizer.schedule = 'cosine'
+  config.train.batch_size = 64
+  config.train.num_epochs = 60
+  return common.apply_arg(config, arg)

@@ -1,0 +1,67 @@
+"""Run metrics as JSON lines (for reports) and TensorBoard event files.
+
+tensorboardX writes the event files without TensorFlow (CLU's writers import
+it). Only process 0 writes; the others get a writer that does nothing.
+"""
+import json
+import os
+import time
+
+import numpy as np
+
+METRICS_FILE = 'metrics.jsonl'
+
+
+def _plain(value):
+  return value.item() if isinstance(value, np.generic | np.ndarray) else value
+
+
+class MetricWriter:
+
+  def __init__(self, workdir: str, enabled: bool = True,
+               resumed_at_step: int = 0):
+    self.enabled = enabled
+    if not enabled:
+      return
+    self.path = os.path.join(workdir, METRICS_FILE)
+    # A resumed run repeats the steps after its last checkpoint: drop the
+    # lines the interrupted run wrote for them, so every step appears once.
+    if resumed_at_step and os.path.exists(self.path):
+      self._truncate_after(resumed_at_step)
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+    self.tb = SummaryWriter(os.path.join(workdir, 'tensorboard'))
+
+  def _truncate_after(self, step: int):
+    with open(self.path) as f:
+      kept = [line for line in f if line.strip() and json.loads(line)['step'] <= step]
+    tmp = self.path + '.tmp'
+    with open(tmp, 'w') as f:
+      f.writelines(kept)
+    os.replace(tmp, self.path)  # Atomic: never a half-written metrics file.
+
+  def write(self, split: str, step: int, metrics: dict):
+    if not self.enabled:
+      return
+    record = {'split': split, 'step': int(step), 'time': time.time(),
+              **{k: _plain(v) for k, v in metrics.items()}}
+    with open(self.path, 'a') as f:
+      f.write(json.dumps(record) + '\n')
+    for k, v in metrics.items():
+      if isinstance(_plain(v), int | float):
+        self.tb.add_scalar(f'{split}/{k}', _plain(v), step)
+
+  def add_image(self, tag: str, image_hwc: np.ndarray, step: int):
+    if self.enabled:
+      self.tb.add_image(tag, image_hwc, step, dataformats='HWC')
+
+  def close(self):
+    if self.enabled:
+      self.tb.close()
+
+
+def read(workdir: str) -> list[dict]:
+  path = os.path.join(workdir, METRICS_FILE)
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
