@@ -1,0 +1,30 @@
+"""Shared fixtures: the digits dataset prepared once per session, and a way
+to run the project's entry points as real subprocesses."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope='session')
+def data_dir(tmp_path_factory) -> str:
+  """A data_dir holding the prepared digits dataset (real array_record files)."""
+  from lib.data import catalog
+  path = str(tmp_path_factory.mktemp('tfds'))
+  catalog.prepare_embedded('digits', path)
+  return path
+
+
+def run_module(module: str, *args: str, devices: int = 1, env: dict | None = None,
+               timeout: float = 300, **popen) -> subprocess.CompletedProcess:
+  """Runs `python -m module args` from the repo root with N forced CPU devices."""
+  full_env = dict(os.environ)
+  full_env['XLA_FLAGS'] = f'--xla_force_host_platform_device_count={devices}'
+  full_env['JAX_PLATFORMS'] = 'cpu'
+  full_env.update(env or {})
+  return subprocess.run([sys.executable, '-m', module, *args], cwd=ROOT,
+                        env=full_env, capture_output=True, text=True,
+                        timeout=timeout, **popen)
