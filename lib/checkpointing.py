@@ -48,12 +48,22 @@ class Checkpointer:
 
 
 def load_state(directory: str, step: int | None = None) -> dict:
-  """Reads a run's saved state as plain numpy trees (for analysis and tests)."""
-  manager = ocp.CheckpointManager(epath.Path(directory).absolute())
+  """Reads a run's saved state as numpy arrays (for analysis and tests).
+
+  Works whatever the device layout of the run that saved it (as numpy, not
+  as arrays placed on this process's devices).
+  """
+  manager = ocp.CheckpointManager(
+      epath.Path(directory).absolute(),
+      item_handlers={'state': ocp.StandardCheckpointHandler()})
   step = manager.latest_step() if step is None else step
   if step is None:
     raise FileNotFoundError(f'no checkpoint in {directory}')
-  restored = manager.restore(
-      step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+  metadata = manager.item_metadata(step)['state']
+  here = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  target = jax.tree.map(
+      lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=here), metadata)
+  restored = manager.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(target)))
   manager.close()
-  return restored['state']
+  return jax.device_get(restored['state'])

@@ -1,0 +1,63 @@
+"""End-to-end training on digits, in process: outputs, learning, pipelines."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from configs import digits_cnn, digits_logreg_binary, digits_mlp
+from lib import checkpointing, metrics_writer, trainer
+
+
+def _short(config, data_dir, steps=40, **data):
+  config.data.data_dir = data_dir
+  config.data.update(data)
+  config.train.num_epochs = 0.0
+  config.train.num_steps = steps
+  config.train.log_every_steps = 10
+  config.train.checkpoint_every_steps = 20
+  return config
+
+
+@pytest.mark.parametrize('pipeline', ['device', 'grain'])
+def test_cnn_learns_and_writes_its_outputs(data_dir, tmp_path, pipeline):
+  config = _short(digits_cnn.get_config(), data_dir, steps=60, pipeline=pipeline)
+  results = trainer.train_and_evaluate(config, str(tmp_path))
+  assert results['eval_accuracy'] > 0.5  # 10 classes: chance is 0.1.
+  files = set(os.listdir(tmp_path))
+  assert {'config.json', 'metrics.jsonl', 'results.json', 'tensorboard',
+          'checkpoints'} <= files
+  assert any(f.startswith('events.out.tfevents') for f in
+             os.listdir(tmp_path / 'tensorboard'))
+  with open(tmp_path / 'config.json') as f:
+    assert json.load(f)['data']['pipeline'] == pipeline
+  train = [m for m in metrics_writer.read(str(tmp_path)) if m['split'] == 'train']
+  assert [m['step'] for m in train] == [10, 20, 30, 40, 50, 60]
+  assert train[-1]['loss'] < train[0]['loss']
+  assert checkpointing.Checkpointer(str(tmp_path / 'checkpoints'), 3).latest_step() == 60
+
+
+def test_binary_logistic_regression_learns(data_dir, tmp_path):
+  config = _short(digits_logreg_binary.get_config(), data_dir, steps=100)
+  results = trainer.train_and_evaluate(config, str(tmp_path))
+  # "Is it a 3?": 90% of the test set says no, so demand clearly more.
+  assert results['eval_accuracy'] > 0.95
+
+
+def test_finished_run_started_again_does_no_work(data_dir, tmp_path):
+  config = _short(digits_mlp.get_config(), data_dir, steps=20)
+  first = trainer.train_and_evaluate(config, str(tmp_path))
+  again = trainer.train_and_evaluate(config, str(tmp_path))
+  assert again['eval_accuracy'] == first['eval_accuracy']
+  steps = [m['step'] for m in metrics_writer.read(str(tmp_path)) if m['split'] == 'train']
+  assert steps == [10, 20]
+
+
+def test_bfloat16_compute_keeps_float32_params(data_dir, tmp_path):
+  config = _short(digits_cnn.get_config(), data_dir, steps=40)
+  config.train.compute_dtype = 'bfloat16'
+  results = trainer.train_and_evaluate(config, str(tmp_path))
+  assert np.isfinite(results['eval_loss']) and results['eval_accuracy'] > 0.3
+  state = checkpointing.load_state(str(tmp_path / 'checkpoints'))
+  dtypes = {leaf.dtype for leaf in __import__('jax').tree.leaves(state['params'])}
+  assert dtypes == {np.dtype('float32')}
