@@ -39,6 +39,8 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
 
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 128         # Global batch, split over all devices.
+  c.train.grad_accum_steps = 1     # >1: the batch is run in this many slices
+                                   # and their gradients averaged (less memory).
   c.train.num_epochs = 10.0        # Duration in epochs; or set num_steps > 0.
   c.train.num_steps = 0
   c.train.log_every_steps = 50

@@ -55,6 +55,9 @@ def run(main: Callable[[list[str]], None]) -> None:
       main(argv)
     except errors.UserError as e:
       fail(str(e))
+    except errors.Diverged as e:
+      print(f'error: {e}', file=sys.stderr)
+      sys.exit(3)
     except OSError as e:
       # config_flags defers a config file's load failure to first use.
       if 'config file' not in str(e):

@@ -12,3 +12,7 @@ class UserError(Exception):
 def unknown_name(kind: str, name: str, valid) -> UserError:
   return UserError(
       f"unknown {kind} {name!r}; valid names: {', '.join(sorted(valid))}")
+
+
+class Diverged(Exception):
+  """The loss became NaN or Inf. Entry points exit with status 3."""

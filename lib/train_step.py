@@ -23,48 +23,74 @@ class TrainState:
   params: Any             # Trainable parameters (float32).
   model_state: Any        # Other collections, e.g. {'batch_stats': ...}, or {}.
   opt_state: Any
-  rng: jax.Array          # uint32[2] key; dropout uses fold_in(rng, step).
+  rng: jax.Array          # uint32[2] key; each step uses fold_in(rng, step).
 
 
 def init_state(model: nn.Module, tx: optax.GradientTransformation,
                image_shape: tuple[int, ...], seed: int) -> TrainState:
   """Fresh state; jit it with replicated out_shardings to place it."""
-  init_key, dropout_key = jax.random.split(jax.random.PRNGKey(seed))
+  init_key, step_key = jax.random.split(jax.random.PRNGKey(seed))
   dummy = jnp.zeros((1, *image_shape), jnp.float32)
   variables = model.init({'params': init_key}, dummy, train=False)
   params = variables.pop('params')
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                     model_state=dict(variables), opt_state=tx.init(params),
-                    rng=dropout_key)
+                    rng=step_key)
 
 
 def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
-                    random_shift: int = 0
+                    random_shift: int = 0, grad_accum_steps: int = 1
                     ) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
+
+  def loss_and_grads(params, model_state, images, labels, dropout_rng):
+    def loss_fn(params):
+      logits, new_model_state = model.apply(
+          {'params': params, **model_state}, images, train=True,
+          rngs={'dropout': dropout_rng}, mutable=list(model_state))
+      loss = losses.per_example_loss(logits, labels).mean()
+      return loss, (logits, dict(new_model_state))
+    (loss, (logits, new_model_state)), grads = jax.value_and_grad(
+        loss_fn, has_aux=True)(params)
+    return loss, logits, new_model_state, grads
+
+  def accumulated(params, model_state, images, labels, dropout_rng):
+    """Same as loss_and_grads over the batch, run in `grad_accum_steps` slices.
+
+    Slice j takes examples j, j+k, j+2k, ...: each device keeps its own rows,
+    so slicing moves no data between devices.
+    """
+    k = grad_accum_steps
+    split = lambda x: x.reshape(x.shape[0] // k, k, *x.shape[1:]).swapaxes(0, 1)
+
+    def body(carry, micro):
+      grads_sum, loss_sum, model_state = carry
+      j, micro_images, micro_labels = micro
+      loss, logits, model_state, grads = loss_and_grads(
+          params, model_state, micro_images, micro_labels,
+          jax.random.fold_in(dropout_rng, j))
+      grads_sum = jax.tree.map(jnp.add, grads_sum, grads)
+      return (grads_sum, loss_sum + loss, model_state), logits
+
+    zeros = jax.tree.map(jnp.zeros_like, params)
+    (grads, loss, model_state), logits = jax.lax.scan(
+        body, (zeros, 0.0, model_state),
+        (jnp.arange(k), split(images), split(labels)))
+    logits = logits.swapaxes(0, 1).reshape(-1, logits.shape[-1])  # Batch order.
+    return loss / k, logits, model_state, jax.tree.map(lambda g: g / k, grads)
 
   def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
     step_rng = jax.random.fold_in(state.rng, state.step)
     dropout_rng, shift_rng = jax.random.split(step_rng)
     images = device_augment.random_shift(batch['image'], shift_rng, random_shift)
-    images = pipeline.to_float(images)
-    labels = batch['label']
-    mutable = list(state.model_state)  # BatchNorm statistics, if any.
+    images, labels = pipeline.to_float(images), batch['label']
 
-    def loss_fn(params):
-      variables = {'params': params, **state.model_state}
-      logits, new_model_state = model.apply(
-          variables, images, train=True, rngs={'dropout': dropout_rng},
-          mutable=mutable)
-      loss = losses.per_example_loss(logits, labels).mean()
-      return loss, (logits, new_model_state)
-
-    (loss, (logits, new_model_state)), grads = jax.value_and_grad(
-        loss_fn, has_aux=True)(state.params)
+    compute = loss_and_grads if grad_accum_steps == 1 else accumulated
+    loss, logits, model_state, grads = compute(
+        state.params, state.model_state, images, labels, dropout_rng)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    new_state = state.replace(step=state.step + 1, params=params,
-                              model_state=dict(new_model_state),
-                              opt_state=opt_state)
+    new_state = state.replace(step=state.step + 1,
+                              params=optax.apply_updates(state.params, updates),
+                              model_state=model_state, opt_state=opt_state)
     metrics = {
         'loss': loss,
         'accuracy': losses.correct(logits, labels).mean(),

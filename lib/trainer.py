@@ -1,8 +1,10 @@
 """The training loop: data, model, optimizer, checkpoints and metrics.
 
 `train_and_evaluate(config, workdir)` validates everything it can before it
-writes anything, then resumes from the latest checkpoint in workdir (if any)
-and trains to the configured number of steps.
+writes anything, then resumes from the newest readable checkpoint in workdir
+(if any) and trains to the configured number of steps. It stops early, with a
+checkpoint, on SIGTERM (exit 0; start it again to go on), and stops without
+saving when the loss stops being finite (errors.Diverged).
 """
 import json
 import math
@@ -15,7 +17,7 @@ import ml_collections
 import numpy as np
 
 from lib import checkpointing, errors, losses, metrics_writer, models, optim
-from lib import parallel, progress, train_step
+from lib import parallel, preemption, progress, train_step
 from lib.data import pipeline
 
 COMPUTE_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
@@ -31,6 +33,11 @@ class Run:
       raise errors.unknown_name('compute_dtype', config.train.compute_dtype,
                                 COMPUTE_DTYPES)
     self.data = pipeline.Data(config.data, config.train.batch_size, config.seed)
+    per_device = config.train.batch_size // jax.device_count()
+    if config.train.grad_accum_steps < 1 or per_device % config.train.grad_accum_steps:
+      raise errors.UserError(
+          f'train.grad_accum_steps={config.train.grad_accum_steps} must be >= 1 '
+          f'and divide the per-device batch ({per_device})')
     spec = self.data.spec
     self.model = models.build(
         config.model, losses.num_outputs(spec.num_classes),
@@ -69,80 +76,100 @@ def evaluate(eval_fn, state, batches) -> dict:
           'accuracy': float(sums['correct'] / sums['count'])}
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
-  run = Run(config)  # Raises UserError on bad input; nothing written yet.
-  data, primary = run.data, jax.process_index() == 0
-  mesh = parallel.make_mesh()
+def _compile_train_step(run: Run, mesh):
+  """(compiled step, function giving its data argument, eval batches)."""
+  config, data = run.config, run.data
   replicated, batch_sharding = parallel.replicated(mesh), parallel.batch_sharding(mesh)
-
-  os.makedirs(workdir, exist_ok=True)
-  if primary:
-    _write_json_atomic(os.path.join(workdir, 'config.json'), config.to_dict())
-
-  state = jax.jit(run.init_state, out_shardings=replicated)()
-  ckpt = checkpointing.Checkpointer(os.path.join(workdir, 'checkpoints'),
-                                    config.train.keep_checkpoints)
-  data_iter = data.train_iterator() if config.data.pipeline == 'grain' else None
-  start = ckpt.latest_step() or 0
-  if start:
-    state = ckpt.restore(start, state, data_iter)
-    progress.say(f'resumed from the checkpoint at step {start}')
-  writer = metrics_writer.MetricWriter(workdir, primary, resumed_at_step=start)
-
-  step_fn = train_step.make_train_step(run.model, run.tx,
-                                       config.data.random_shift)
+  step_fn = train_step.make_train_step(run.model, run.tx, config.data.random_shift,
+                                       config.train.grad_accum_steps)
   if config.data.pipeline == 'device':
     # The split lives on every device; each step gathers its own batch.
     train_arrays = parallel.replicate(data.split_arrays('train'), mesh)
     data_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)
-    batch_size = config.train.batch_size
 
     def device_step(state, arrays):
-      batch = pipeline.device_batch(arrays, state.step, data_key, batch_size)
-      batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
-      return step_fn(state, batch)
+      batch = pipeline.device_batch(arrays, state.step, data_key,
+                                    config.train.batch_size)
+      return step_fn(state, jax.lax.with_sharding_constraint(batch, batch_sharding))
 
-    compiled_step = jax.jit(device_step, donate_argnums=0)
-    next_batch = lambda: train_arrays
     eval_batches = [parallel.global_batch(b, mesh) for b in data.eval_batches()]
-    get_eval_batches = lambda: eval_batches
-  else:
-    compiled_step = jax.jit(step_fn, in_shardings=(replicated, batch_sharding),
-                            out_shardings=(replicated, replicated),
-                            donate_argnums=0)
-    next_batch = lambda: parallel.global_batch(next(data_iter), mesh)
-    get_eval_batches = lambda: (parallel.global_batch(b, mesh)
-                                for b in data.eval_batches())
+    return (jax.jit(device_step, donate_argnums=0), lambda _: train_arrays,
+            lambda: eval_batches)
+  compiled = jax.jit(step_fn, in_shardings=(replicated, batch_sharding),
+                     out_shardings=(replicated, replicated), donate_argnums=0)
+  return (compiled, lambda it: parallel.global_batch(next(it), mesh),
+          lambda: (parallel.global_batch(b, mesh) for b in data.eval_batches()))
+
+
+def _summarize(pending: list[tuple[int, dict]]) -> dict:
+  """Means of the steps' metrics; Diverged names the first non-finite loss."""
+  steps = [s for s, _ in pending]
+  values = jax.device_get([m for _, m in pending])
+  for step, m in zip(steps, values):
+    if not np.isfinite(m['loss']):
+      raise errors.Diverged(
+          f"the loss became {float(m['loss'])} at step {step}; stopped without "
+          'saving it (the last checkpoint is good); lower the learning rate '
+          'or check the data')
+  return {k: float(np.mean([m[k] for m in values])) for k in values[0]}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  run = Run(config)  # Raises UserError on bad input; nothing written yet.
+  data, primary = run.data, jax.process_index() == 0
+  mesh = parallel.make_mesh()
+
+  state = jax.jit(run.init_state, out_shardings=parallel.replicated(mesh))()
+  ckpt = checkpointing.Checkpointer(os.path.join(workdir, 'checkpoints'),
+                                    config.train.keep_checkpoints)
+  data_iter = data.train_iterator() if config.data.pipeline == 'grain' else None
+  start, state = ckpt.restore_latest(state, data_iter)  # UserError if misfit.
+  if start:
+    progress.say(f'resumed from the checkpoint at step {start}')
+  if primary:
+    _write_json_atomic(os.path.join(workdir, 'config.json'), config.to_dict())
+  writer = metrics_writer.MetricWriter(workdir, primary, resumed_at_step=start)
+  compiled_step, step_input, eval_batches = _compile_train_step(run, mesh)
   eval_fn = jax.jit(train_step.make_eval_step(run.model))
+  preempt = preemption.PreemptionWatch(ckpt.manager)
 
   meter = progress.Meter(start, run.total_steps, config.train.batch_size,
                          data.steps_per_epoch)
   pending, eval_metrics, best = [], None, 0.0
   t0 = time.time()
-  for step in range(start + 1, run.total_steps + 1):
-    state, metrics = compiled_step(state, next_batch())
-    pending.append(metrics)
-    last = step == run.total_steps
-    if step % config.train.log_every_steps == 0 or last:
-      summary = {k: float(np.mean(v)) for k, v in
-                 jax.device_get(jax.tree.map(lambda *x: jnp.stack(x), *pending)).items()}
-      pending = []
-      writer.write('train', step, summary)
-      if primary:
-        progress.say(meter.line(step, summary))
-    if step % run.eval_every == 0 or last:
-      eval_metrics = evaluate(eval_fn, state, get_eval_batches())
-      best = max(best, eval_metrics['accuracy'])
-      writer.write('eval', step, eval_metrics)
-      if primary:
-        progress.say(meter.eval_line(step, eval_metrics))
-    if step % config.train.checkpoint_every_steps == 0 or last:
-      ckpt.save(step, state, data_iter)
-  ckpt.close()
-  writer.close()
+  try:
+    for step in range(start + 1, run.total_steps + 1):
+      state, metrics = compiled_step(state, step_input(data_iter))
+      pending.append((step, metrics))
+      last = step == run.total_steps
+      stopping = preempt.reached(step)
+      saving = step % config.train.checkpoint_every_steps == 0 or last or stopping
+      if step % config.train.log_every_steps == 0 or saving:
+        summary = _summarize(pending)  # Checked before anything is saved.
+        pending = []
+        writer.write('train', step, summary)
+        if primary:
+          progress.say(meter.line(step, summary))
+      if step % run.eval_every == 0 or last:
+        eval_metrics = evaluate(eval_fn, state, eval_batches())
+        best = max(best, eval_metrics['accuracy'])
+        writer.write('eval', step, eval_metrics)
+        if primary:
+          progress.say(meter.eval_line(step, eval_metrics))
+      if saving:
+        ckpt.save(step, state, data_iter)
+      if stopping:
+        ckpt.wait()
+        progress.say(f'SIGTERM: saved a checkpoint at step {step} and stopped; '
+                     'run the same command again to resume')
+        return {'preempted_at_step': step}
+  finally:
+    preempt.close()
+    ckpt.close()
+    writer.close()
 
   if eval_metrics is None:  # Resumed at the final step: evaluate once more.
-    eval_metrics = evaluate(eval_fn, state, get_eval_batches())
+    eval_metrics = evaluate(eval_fn, state, eval_batches())
   results = {
       'dataset': config.data.name, 'model': config.model.name,
       'seed': config.seed, 'steps': run.total_steps,

@@ -28,3 +28,18 @@ def run_module(module: str, *args: str, devices: int = 1, env: dict | None = Non
   return subprocess.run([sys.executable, '-m', module, *args], cwd=ROOT,
                         env=full_env, capture_output=True, text=True,
                         timeout=timeout, **popen)
+
+
+@pytest.fixture(scope='session')
+def slurm_cluster():
+  """A real single-node SLURM cluster on localhost (tests/slurm/cluster.sh).
+
+  Brought up once per session and left running (`cluster.sh down` stops it).
+  """
+  if os.geteuid() != 0:
+    pytest.skip('the test SLURM cluster needs root (apt-get and daemons)')
+  script = os.path.join(ROOT, 'tests', 'slurm', 'cluster.sh')
+  proc = subprocess.run(['bash', script, 'up'], capture_output=True, text=True,
+                        timeout=900)
+  assert proc.returncode == 0, f'cluster.sh up failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}'
+  return script

@@ -58,6 +58,31 @@ class _Relabel(grain.transforms.Map):
             'label': relabel(example['label'], self.positive_class)}
 
 
+class _ProcessBlock(grain.MapDataset):
+  """This process's contiguous slice of every global batch of `parent`.
+
+  grain's slice() strides element-wise; batches need blocks.
+  """
+
+  def __init__(self, parent: grain.MapDataset, global_batch: int, index: int,
+               count: int):
+    super().__init__(parent)
+    self._global, self._local = global_batch, global_batch // count
+    self._offset = index * self._local
+
+  def __len__(self) -> int:
+    return len(self._parent) // self._global * self._local
+
+  def __getitem__(self, j):
+    if isinstance(j, slice):
+      return self.slice(j)
+    batch, within = divmod(j, self._local)
+    return self._parent[batch * self._global + self._offset + within]
+
+  def __str__(self) -> str:
+    return f'ProcessBlock(global_batch={self._global}, offset={self._offset})'
+
+
 class Data:
   """A prepared dataset's train and eval splits, for this process."""
 
@@ -101,15 +126,17 @@ class Data:
   # --- grain: per-process streaming ------------------------------------
 
   def _train_dataset(self) -> grain.MapDataset:
+    # Shuffle (re-shuffled every epoch) and augment the global stream, then
+    # each process takes its block of every global batch: the global batch
+    # at step k is the single-process batch k, in the same order, whatever
+    # the number of processes (so per-example dropout and augmentation
+    # randomness do not depend on it either).
     ds = grain.MapDataset.source(self.train_source).seed(self.seed)
-    # Shuffle the global stream (re-shuffled every epoch), then each process
-    # takes every n-th element: the union of the processes' batches at step
-    # k is the single-process batch k, whatever the number of processes.
-    ds = ds.shuffle().repeat()
-    ds = ds.slice(slice(jax.process_index(), None, jax.process_count()))
-    ds = ds.map(_Relabel(self.config.positive_class))
+    ds = ds.shuffle().repeat().map(_Relabel(self.config.positive_class))
     if self._train_transforms:
       ds = ds.apply(self._train_transforms)
+    ds = _ProcessBlock(ds, self.batch_size, jax.process_index(),
+                       jax.process_count())
     return ds.batch(self.local_batch_size, drop_remainder=True)
 
   def train_iterator(self) -> grain.DatasetIterator:
