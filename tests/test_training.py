@@ -2,6 +2,7 @@
 import json
 import os
 
+import jax
 import numpy as np
 import pytest
 
@@ -59,5 +60,19 @@ def test_bfloat16_compute_keeps_float32_params(data_dir, tmp_path):
   results = trainer.train_and_evaluate(config, str(tmp_path))
   assert np.isfinite(results['eval_loss']) and results['eval_accuracy'] > 0.3
   state = checkpointing.load_state(str(tmp_path / 'checkpoints'))
-  dtypes = {leaf.dtype for leaf in __import__('jax').tree.leaves(state['params'])}
+  dtypes = {leaf.dtype for leaf in jax.tree.leaves(state['params'])}
   assert dtypes == {np.dtype('float32')}
+
+
+def test_gradient_accumulation_matches_one_big_batch(data_dir, tmp_path):
+  params = []
+  for accum in (1, 4):
+    config = _short(digits_mlp.get_config(), data_dir, steps=10)
+    config.model.dropout = 0.0  # Dropout masks differ per slice by design.
+    config.optimizer.name = 'sgd'
+    config.optimizer.learning_rate = 0.1
+    config.train.grad_accum_steps = accum
+    trainer.train_and_evaluate(config, str(tmp_path / f'accum{accum}'))
+    params.append(checkpointing.load_state(str(tmp_path / f'accum{accum}' / 'checkpoints'))['params'])
+  for a, b in zip(*(jax.tree.leaves(p) for p in params)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
