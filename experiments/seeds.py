@@ -23,7 +23,8 @@ flags.mark_flags_as_required(['config', 'out'])
 
 def main(argv):
   del argv
-  from lib import trainer  # pylint: disable=g-import-not-at-top
+  from lib import trainer, xla_cpu  # pylint: disable=g-import-not-at-top
+  xla_cpu.prepare_for(_CONFIG.value.train.compute_dtype)
   accuracies = []
   for seed in range(_SEEDS.value):
     config = _CONFIG.value.copy_and_resolve_references()

@@ -25,7 +25,8 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 def main(argv):
   del argv
-  from lib import distributed, trainer  # pylint: disable=g-import-not-at-top
+  from lib import distributed, trainer, xla_cpu  # pylint: disable=g-import-not-at-top
+  xla_cpu.prepare_for(_CONFIG.value.train.compute_dtype)
   distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
                          _PROCESS_ID.value)
   trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)

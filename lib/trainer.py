@@ -17,7 +17,7 @@ import ml_collections
 import numpy as np
 
 from lib import checkpointing, errors, losses, metrics_writer, models, optim
-from lib import parallel, preemption, progress, train_step
+from lib import parallel, preemption, progress, train_step, xla_cpu
 from lib.data import pipeline
 
 COMPUTE_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
@@ -32,6 +32,8 @@ class Run:
     if config.train.compute_dtype not in COMPUTE_DTYPES:
       raise errors.unknown_name('compute_dtype', config.train.compute_dtype,
                                 COMPUTE_DTYPES)
+    if problem := xla_cpu.check(config.train.compute_dtype):
+      raise errors.UserError(problem)
     self.data = pipeline.Data(config.data, config.train.batch_size, config.seed)
     per_device = config.train.batch_size // jax.device_count()
     if config.train.grad_accum_steps < 1 or per_device % config.train.grad_accum_steps:

@@ -8,6 +8,7 @@ import pytest
 
 from configs import digits_cnn, digits_logreg_binary, digits_mlp
 from lib import checkpointing, metrics_writer, trainer
+from tests.conftest import run_module
 
 
 def _short(config, data_dir, steps=40, **data):
@@ -54,14 +55,31 @@ def test_finished_run_started_again_does_no_work(data_dir, tmp_path):
   assert steps == [10, 20]
 
 
+@pytest.mark.slow
 def test_bfloat16_compute_keeps_float32_params(data_dir, tmp_path):
-  config = _short(digits_cnn.get_config(), data_dir, steps=40)
-  config.train.compute_dtype = 'bfloat16'
-  results = trainer.train_and_evaluate(config, str(tmp_path))
-  assert np.isfinite(results['eval_loss']) and results['eval_accuracy'] > 0.3
+  # A subprocess: bf16 on CPU needs an XLA flag set before JAX starts.
+  proc = run_module('experiments.train', '--config=configs/digits_cnn.py',
+                    f'--workdir={tmp_path}', f'--config.data.data_dir={data_dir}',
+                    '--config.train.compute_dtype=bfloat16',
+                    '--config.train.num_epochs=5')
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  with open(tmp_path / 'results.json') as f:
+    results = json.load(f)
+  assert np.isfinite(results['eval_loss']) and results['eval_accuracy'] > 0.8
   state = checkpointing.load_state(str(tmp_path / 'checkpoints'))
   dtypes = {leaf.dtype for leaf in jax.tree.leaves(state['params'])}
   assert dtypes == {np.dtype('float32')}
+
+
+def test_bfloat16_in_a_process_without_the_flag_is_refused(data_dir, tmp_path):
+  from lib import errors, xla_cpu
+  config = _short(digits_cnn.get_config(), data_dir)
+  config.train.compute_dtype = 'bfloat16'
+  if xla_cpu.ynn_fusion_off():
+    pytest.skip('this process already has the flag')
+  with pytest.raises(errors.UserError, match='ynn_fusion_type'):
+    trainer.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert not (tmp_path / 'run').exists()
 
 
 def test_gradient_accumulation_matches_one_big_batch(data_dir, tmp_path):
