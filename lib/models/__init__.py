@@ -11,7 +11,10 @@ import flax.linen as nn
 import ml_collections
 
 from lib import errors
+from lib.models import resnet
+from lib.models.alexnet import AlexNet, AlexNetPaper
 from lib.models.cnn import CNN
+from lib.models.lenet import LeNet5
 from lib.models.logistic import LogisticRegression
 from lib.models.mlp import MLP
 
@@ -19,6 +22,21 @@ MODELS: dict[str, type[nn.Module]] = {
     'logistic_regression': LogisticRegression,
     'mlp': MLP,
     'cnn': CNN,
+    # The reference zoo. Each depth is a subclass that only changes defaults,
+    # so its settings are still the class's dataclass fields.
+    'lenet5': LeNet5,
+    'alexnet': AlexNet,              # torchvision's single tower.
+    'alexnet_paper': AlexNetPaper,   # Krizhevsky et al. 2012, two towers.
+    'resnet18': resnet.ResNet18,
+    'resnet34': resnet.ResNet34,
+    'resnet50': resnet.ResNet50,
+    'resnet101': resnet.ResNet101,
+    'resnet152': resnet.ResNet152,
+    'resnet20': resnet.ResNet20,     # CIFAR ResNets, depth 6n+2.
+    'resnet32': resnet.ResNet32,
+    'resnet44': resnet.ResNet44,
+    'resnet56': resnet.ResNet56,
+    'resnet110': resnet.ResNet110,
 }
 
 

@@ -1,0 +1,44 @@
+"""AlexNet on ImageNet (ILSVRC 2012): torchvision's single-tower model with the
+training recipe of Krizhevsky et al. 2012.
+
+SGD with momentum 0.9, batch 128, weight decay 5e-4, learning rate 0.01
+divided by 10 three times (here at epochs 30, 60 and 80; the paper did it by
+hand when validation error stalled), 90 epochs; dropout 0.5 in the first two
+fc layers. Augmentation is torchvision's (augment 'imagenet': random resized
+224x224 crops, flips; resize 256 and centre crop for evaluation) rather than
+the paper's fixed 256x256 crops and PCA colour noise.
+
+Run:
+  python -m experiments.train --config=configs/imagenet2012_alexnet.py --workdir=runs/imagenet2012_alexnet
+Variants (ablations):
+  python -m experiments.train --config=configs/imagenet2012_alexnet.py \
+      --config.model.name=alexnet_paper --workdir=...   # two towers + LRN
+  python -m experiments.train --config=configs/imagenet2012_alexnet.py \
+      --config.model.activation=tanh --config.model.pooling=mean \
+      --config.model.dropout=0.0 --workdir=...
+Quick smoke check:
+  python -m experiments.train --config=configs/imagenet2012_alexnet.py:runlocal --workdir=...
+"""
+from configs import common
+
+
+def get_config(arg: str | None = None):
+  config = common.base_config(dataset='imagenet2012')
+  config.data.eval_split = 'validation'
+  config.data.pipeline = 'grain'
+  config.data.augment = 'imagenet'
+  config.data.image_size = 224
+  config.data.worker_count = 16  # Decoding and cropping JPEGs needs processes.
+  config.model = common.model('alexnet', activation='relu', pooling='max',
+                              dropout=0.5)
+  config.optimizer.name = 'momentum'
+  config.optimizer.momentum = 0.9
+  config.optimizer.learning_rate = 0.01
+  config.optimizer.weight_decay = 5e-4
+  config.optimizer.schedule = 'step'
+  config.optimizer.step_epochs = (30, 60, 80)
+  config.train.batch_size = 128
+  config.train.num_epochs = 90
+  config.train.log_every_steps = 100
+  config.train.checkpoint_every_steps = 5000
+  return common.apply_arg(config, arg)

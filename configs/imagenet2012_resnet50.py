@@ -1,0 +1,40 @@
+"""ResNet-50 on ImageNet (ILSVRC 2012), torchvision's reference recipe.
+
+SGD with momentum 0.9, learning rate 0.1 for batch 256 divided by 10 at epochs
+30 and 60, 90 epochs, weight decay 1e-4; random resized 224x224 crops and flips
+for training, resize to 256 and centre crop 224 for evaluation (augment
+'imagenet' on the grain pipeline). Scale learning_rate with the batch size
+(0.1 x batch/256, Goyal et al. 2017) and add warmup_epochs=5 for large batches.
+
+Run:
+  python -m experiments.train --config=configs/imagenet2012_resnet50.py --workdir=runs/imagenet2012_resnet50
+Variants (ablations):
+  python -m experiments.train --config=configs/imagenet2012_resnet50.py \
+      --config.model.activation=tanh --config.model.pooling=mean \
+      --config.train.compute_dtype=bfloat16 --workdir=...
+Quick smoke check:
+  python -m experiments.train --config=configs/imagenet2012_resnet50.py:runlocal --workdir=...
+"""
+from configs import common
+
+
+def get_config(arg: str | None = None):
+  config = common.base_config(dataset='imagenet2012')
+  config.data.eval_split = 'validation'
+  config.data.pipeline = 'grain'
+  config.data.augment = 'imagenet'
+  config.data.image_size = 224
+  config.data.worker_count = 16  # Decoding and cropping JPEGs needs processes.
+  config.model = common.model('resnet50', activation='relu', pooling='max',
+                              dropout=0.0)
+  config.optimizer.name = 'momentum'
+  config.optimizer.momentum = 0.9
+  config.optimizer.learning_rate = 0.1
+  config.optimizer.weight_decay = 1e-4
+  config.optimizer.schedule = 'step'
+  config.optimizer.step_epochs = (30, 60)
+  config.train.batch_size = 256
+  config.train.num_epochs = 90
+  config.train.log_every_steps = 100
+  config.train.checkpoint_every_steps = 5000
+  return common.apply_arg(config, arg)

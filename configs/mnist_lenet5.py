@@ -1,0 +1,28 @@
+"""LeNet-5 (LeCun et al. 1998) on MNIST: tanh, mean pooling, no dropout.
+
+MNIST's 28x28 digits are zero-padded to 32x32 inside the model, as in the
+paper. MNIST fits in memory, so the whole split lives on the device.
+
+Run:
+  python -m experiments.train --config=configs/mnist_lenet5.py --workdir=runs/mnist_lenet5
+Variants (ablations):
+  python -m experiments.train --config=configs/mnist_lenet5.py \
+      --config.model.activation=relu --config.model.pooling=max \
+      --config.model.dropout=0.5 --workdir=...
+Quick smoke check:
+  python -m experiments.train --config=configs/mnist_lenet5.py:runlocal --workdir=...
+"""
+from configs import common
+
+
+def get_config(arg: str | None = None):
+  config = common.base_config(dataset='mnist')
+  config.model = common.model('lenet5', activation='tanh', pooling='mean',
+                              dropout=0.0)
+  config.optimizer.name = 'adam'
+  config.optimizer.learning_rate = 1e-3
+  config.optimizer.schedule = 'cosine'
+  config.train.batch_size = 128
+  config.train.num_epochs = 20
+  config.train.checkpoint_every_steps = 1000
+  return common.apply_arg(config, arg)

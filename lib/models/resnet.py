@@ -1,0 +1,223 @@
+"""Residual networks (He et al. 2015): ImageNet ResNet-18..152 and CIFAR ResNets.
+
+`ResNet` matches torchvision's resnet18/34/50/101/152 (v1.5: a bottleneck
+block strides on its 3x3 conv, not its first 1x1): stem conv 7x7/2 + BN +
+activation + 3x3/2 pool, four stages of 64/128/256/512 (x4 for bottlenecks)
+channels, projection shortcuts (1x1 conv + BN) where the shape changes, global
+average pool, dense head. ResNet-50 has 25,557,032 parameters at 1000 classes
+(BatchNorm scale and bias count; running statistics do not).
+
+`CifarResNet` is the paper's section 4.2 CIFAR-10 network, depth 6n+2: a 3x3
+conv of 16 filters, three stages of n basic blocks with 16/32/64 filters (the
+first block of stages 2 and 3 strides by 2), global average pool, dense head.
+Its shortcuts are option A by default: parameter-free, stride-2 subsampling plus
+zero channels (ResNet-20: 269,722 parameters at 10 classes, the paper's
+"0.27M"); shortcut='projection' is option B (272,474).
+
+The configured activation is applied at every site (the stem included, nothing
+is hard-coded to relu) and the configured pooling replaces the stem's max pool.
+pooling='strided' drops the stem pool and strides the stem conv by 4 instead
+(224 -> 56, as with the pool). The final global average pool is part of the
+architecture and is not affected by `pooling`; CIFAR ResNets have no other pool
+and so no `pooling` setting.
+"""
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from lib import activations, errors, pooling
+
+BLOCKS = ('basic', 'bottleneck')
+SHORTCUTS = ('zeros', 'projection')
+# He et al.'s init, as torchvision's kaiming_normal_(mode='fan_out').
+CONV_INIT = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
+
+
+class _ConvBN(nn.Module):
+  """conv (no bias: BatchNorm's own bias follows) -> BatchNorm."""
+  features: int
+  kernel: int
+  stride: int = 1
+  zero_scale: bool = False  # Zero-init gamma: the residual branch starts at 0.
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    pad = (self.kernel - 1) // 2  # torch-style symmetric padding.
+    x = nn.Conv(self.features, (self.kernel, self.kernel), self.stride,
+                ((pad, pad), (pad, pad)), use_bias=False,
+                kernel_init=CONV_INIT, dtype=self.dtype, name='conv')(x)
+    return nn.BatchNorm(
+        use_running_average=not train, momentum=0.9, epsilon=1e-5,
+        scale_init=(nn.initializers.zeros if self.zero_scale
+                    else nn.initializers.ones),
+        dtype=self.dtype, name='bn')(x)
+
+
+class BasicBlock(nn.Module):
+  """3x3 -> 3x3, with the shortcut added before the last activation."""
+  features: int
+  stride: int = 1
+  activation: str = 'relu'
+  shortcut: str = 'projection'
+  zero_init_residual: bool = False
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    act = activations.get(self.activation)
+    y = act(_ConvBN(self.features, 3, self.stride, dtype=self.dtype,
+                    name='a')(x, train))
+    y = _ConvBN(self.features, 3, 1, self.zero_init_residual, self.dtype,
+                name='b')(y, train)
+    return act(y + _shortcut(self, x, self.features, train))
+
+
+class BottleneckBlock(nn.Module):
+  """1x1 reduce -> 3x3 (strided) -> 1x1 expand x4, shortcut, activation."""
+  features: int
+  stride: int = 1
+  activation: str = 'relu'
+  shortcut: str = 'projection'
+  zero_init_residual: bool = False
+  dtype: Any = jnp.float32
+  expansion = 4
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    act = activations.get(self.activation)
+    out = self.features * self.expansion
+    y = act(_ConvBN(self.features, 1, dtype=self.dtype, name='a')(x, train))
+    y = act(_ConvBN(self.features, 3, self.stride, dtype=self.dtype,
+                    name='b')(y, train))
+    y = _ConvBN(out, 1, 1, self.zero_init_residual, self.dtype,
+                name='c')(y, train)
+    return act(y + _shortcut(self, x, out, train))
+
+
+def _shortcut(block: nn.Module, x: jax.Array, features: int,
+              train: bool) -> jax.Array:
+  """Identity when shapes match; else option B (1x1 conv+BN) or A (zeros)."""
+  if block.stride == 1 and x.shape[-1] == features:
+    return x
+  if block.shortcut == 'projection':
+    return _ConvBN(features, 1, block.stride, dtype=block.dtype,
+                   name='shortcut')(x, train)
+  # Option A: subsample, then pad the new channels with zeros on both sides.
+  x = x[:, ::block.stride, ::block.stride, :]
+  extra = features - x.shape[-1]
+  return jnp.pad(x, ((0, 0), (0, 0), (0, 0), (extra // 2, extra - extra // 2)))
+
+
+def _check(kind: str, name: str, valid: Sequence[str]) -> None:
+  if name not in valid:
+    raise errors.unknown_name(kind, name, valid)
+
+
+class ResNet(nn.Module):
+  """ImageNet ResNet; the registry's resnet18..152 fix the depth fields."""
+  num_outputs: int
+  stage_sizes: Sequence[int] = (2, 2, 2, 2)
+  block: str = 'basic'  # 'basic' | 'bottleneck'
+  width: int = 64       # Channels of the stem and the first stage.
+  activation: str = 'relu'
+  pooling: str = 'max'  # The stem's 3x3/2 pool: 'max'|'mean'|'none'|'strided'.
+  dropout: float = 0.0  # Before the head.
+  zero_init_residual: bool = False  # Goyal et al. 2017; torchvision's option.
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    _check('block', self.block, BLOCKS)
+    _check('pooling', self.pooling, (*pooling.POOLINGS, 'strided'))
+    block_cls = BasicBlock if self.block == 'basic' else BottleneckBlock
+    strided = self.pooling == 'strided'
+
+    x = nn.Conv(self.width, (7, 7), 4 if strided else 2, ((3, 3), (3, 3)),
+                use_bias=False, kernel_init=CONV_INIT, dtype=self.dtype,
+                name='stem_conv')(x)
+    x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                     epsilon=1e-5, dtype=self.dtype, name='stem_bn')(x)
+    x = activations.get(self.activation)(x)
+    x = pooling.pool('none' if strided else self.pooling, x, 3, 2,
+                     ((1, 1), (1, 1)))
+    for i, n in enumerate(self.stage_sizes):
+      for j in range(n):
+        x = block_cls(self.width * 2**i, 2 if i > 0 and j == 0 else 1,
+                      self.activation, 'projection', self.zero_init_residual,
+                      self.dtype, name=f'stage{i + 1}_block{j + 1}')(x, train)
+    x = jnp.mean(x, axis=(1, 2))
+    x = nn.Dropout(self.dropout, deterministic=not train)(x)
+    return nn.Dense(self.num_outputs, dtype=self.dtype, name='head')(x)
+
+
+class ResNet18(ResNet):
+  stage_sizes: Sequence[int] = (2, 2, 2, 2)
+  block: str = 'basic'
+
+
+class ResNet34(ResNet):
+  stage_sizes: Sequence[int] = (3, 4, 6, 3)
+  block: str = 'basic'
+
+
+class ResNet50(ResNet):
+  stage_sizes: Sequence[int] = (3, 4, 6, 3)
+  block: str = 'bottleneck'
+
+
+class ResNet101(ResNet):
+  stage_sizes: Sequence[int] = (3, 4, 23, 3)
+  block: str = 'bottleneck'
+
+
+class ResNet152(ResNet):
+  stage_sizes: Sequence[int] = (3, 8, 36, 3)
+  block: str = 'bottleneck'
+
+
+class CifarResNet(nn.Module):
+  """CIFAR ResNet of depth 6n+2; the registry's resnet20..110 fix n."""
+  num_outputs: int
+  blocks_per_stage: int = 3  # n
+  width: int = 16
+  activation: str = 'relu'
+  shortcut: str = 'zeros'  # 'zeros' (option A) | 'projection' (option B).
+  dropout: float = 0.0     # Before the head.
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    _check('shortcut', self.shortcut, SHORTCUTS)
+    x = _ConvBN(self.width, 3, dtype=self.dtype, name='stem')(x, train)
+    x = activations.get(self.activation)(x)
+    for i in range(3):
+      for j in range(self.blocks_per_stage):
+        x = BasicBlock(self.width * 2**i, 2 if i > 0 and j == 0 else 1,
+                       self.activation, self.shortcut, dtype=self.dtype,
+                       name=f'stage{i + 1}_block{j + 1}')(x, train)
+    x = jnp.mean(x, axis=(1, 2))
+    x = nn.Dropout(self.dropout, deterministic=not train)(x)
+    return nn.Dense(self.num_outputs, dtype=self.dtype, name='head')(x)
+
+
+class ResNet20(CifarResNet):
+  blocks_per_stage: int = 3
+
+
+class ResNet32(CifarResNet):
+  blocks_per_stage: int = 5
+
+
+class ResNet44(CifarResNet):
+  blocks_per_stage: int = 7
+
+
+class ResNet56(CifarResNet):
+  blocks_per_stage: int = 9
+
+
+class ResNet110(CifarResNet):
+  blocks_per_stage: int = 18
