@@ -1,0 +1,22 @@
+"""CIFAR ResNet-20 (He et al. 2015, option A shortcuts) on the 8x8 digits.
+
+A BatchNorm model on the embedded dataset: what the data-parallel tests use to
+check that batch statistics are taken over the global batch.
+Run:
+  python -m experiments.train --config=configs/digits_resnet20.py --workdir=runs/digits_resnet20
+"""
+from configs import common
+
+
+def get_config(arg: str | None = None):
+  config = common.base_config(dataset='digits')
+  config.data.random_shift = 1
+  config.model = common.model('resnet20', activation='relu', shortcut='zeros',
+                              dropout=0.0)
+  config.optimizer.name = 'momentum'
+  config.optimizer.learning_rate = 0.1
+  config.optimizer.weight_decay = 1e-4
+  config.optimizer.schedule = 'cosine'
+  config.train.batch_size = 128
+  config.train.num_epochs = 30
+  return common.apply_arg(config, arg)
