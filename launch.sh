@@ -7,6 +7,10 @@
 #   ./launch.sh setup              only create/update the environment
 #   ./launch.sh run MODULE [ARGS]  python -m MODULE inside the environment,
 #                                  e.g. ./launch.sh run experiments.seeds --help
+#   ./launch.sh slurm --sweep=FILE --study_dir=DIR [--partition=P --time=HH:MM:SS
+#                     --cpus=N --gpus=N --mem=M]
+#                                  write DIR/sbatch.sh (an array job, one task per
+#                                  run or seed group) and submit it; prints the job id
 #
 # Environment: PYTHON=/path/to/python3.12 to choose the interpreter;
 # VENV=dir to put the environment elsewhere (default .venv).
@@ -62,5 +66,13 @@ case "$cmd" in
     setup
     [ $# -ge 1 ] || die "usage: ./launch.sh run MODULE [ARGS...]"
     exec "$VENV/bin/python" -m "$@" ;;
-  *) die "unknown command '$cmd'; use one of: train, test, setup, run" ;;
+  slurm)
+    setup
+    command -v sbatch >/dev/null || die "sbatch not found: run this where SLURM is installed (a test cluster: tests/slurm/cluster.sh up)"
+    # Validates the study and writes its plan and sbatch.sh; prints the script's path.
+    script=$("$VENV/bin/python" -m experiments.sweep --sbatch "$@")
+    jobid=$(sbatch --parsable "$script") || die "sbatch $script failed"
+    echo "submitted $script as array job ${jobid%%;*}; logs in $(dirname "$script")/slurm/" >&2
+    echo "${jobid%%;*}" ;;
+  *) die "unknown command '$cmd'; use one of: train, test, setup, run, slurm" ;;
 esac

@@ -79,27 +79,42 @@ def evaluate(eval_fn, state, batches) -> dict:
 
 
 def _compile_train_step(run: Run, mesh):
-  """(compiled step, function giving its data argument, eval batches)."""
+  """(compiled step, step_input(data_iter, step) giving its data argument for
+  0-based step `step`, eval batches)."""
   config, data = run.config, run.data
   replicated, batch_sharding = parallel.replicated(mesh), parallel.batch_sharding(mesh)
   step_fn = train_step.make_train_step(run.model, run.tx, config.data.random_shift,
                                        config.train.grad_accum_steps)
   if config.data.pipeline == 'device':
-    # The split lives on every device; each step gathers its own batch.
+    # The split lives on every device; each step gathers its own batch. The
+    # epoch's order is drawn once per epoch, not in every step (see
+    # pipeline.device_batch).
     train_arrays = parallel.replicate(data.split_arrays('train'), mesh)
     data_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)
+    n = train_arrays['label'].shape[0]
+    steps_per_epoch = n // config.train.batch_size
+    permutation = jax.jit(lambda epoch: pipeline.epoch_permutation(data_key, epoch, n),
+                          out_shardings=replicated)
+    current = {}
 
-    def device_step(state, arrays):
+    def device_step(state, inputs):
+      arrays, perm = inputs
       batch = pipeline.device_batch(arrays, state.step, data_key,
-                                    config.train.batch_size)
+                                    config.train.batch_size, perm)
       return step_fn(state, jax.lax.with_sharding_constraint(batch, batch_sharding))
 
+    def device_input(_, step: int):
+      epoch = step // steps_per_epoch
+      if current.get('epoch') != epoch:
+        current.update(epoch=epoch, perm=permutation(epoch))
+      return train_arrays, current['perm']
+
     eval_batches = [parallel.global_batch(b, mesh) for b in data.eval_batches()]
-    return (jax.jit(device_step, donate_argnums=0), lambda _: train_arrays,
+    return (jax.jit(device_step, donate_argnums=0), device_input,
             lambda: eval_batches)
   compiled = jax.jit(step_fn, in_shardings=(replicated, batch_sharding),
                      out_shardings=(replicated, replicated), donate_argnums=0)
-  return (compiled, lambda it: parallel.global_batch(next(it), mesh),
+  return (compiled, lambda it, step: parallel.global_batch(next(it), mesh),
           lambda: (parallel.global_batch(b, mesh) for b in data.eval_batches()))
 
 
@@ -144,7 +159,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   t0 = time.time()
   try:
     for step in range(start + 1, run.total_steps + 1):
-      state, metrics = compiled_step(state, step_input(data_iter))
+      state, metrics = compiled_step(state, step_input(data_iter, step - 1))
       pending.append((step, metrics))
       last = step == run.total_steps
       stopping = preempt.reached(step)

@@ -1,0 +1,90 @@
+"""Writes a study's report: STUDY/report.md, report.csv, plots/*.png."""
+import json
+import os
+
+from lib import progress
+from lib.data import catalog
+from lib.report import baselines, plots, runs as runs_lib, table
+from lib.sweeps import layout
+
+BASELINE_MAX_TRAIN = 20_000  # 'auto': the RBF SVM is quadratic in examples.
+
+
+def _problems(study: runs_lib.Study) -> list[str]:
+  lines = []
+  for r in study.runs:
+    if r.status == 'failed':
+      lines.append(f'- `{r.name}`: **failed**: {r.error}')
+    elif r.status == 'missing':
+      lines.append(f'- `{r.name}`: missing (not run, or still running)')
+  return lines
+
+
+def _want_baselines(mode: str, study: runs_lib.Study) -> bool:
+  cfg = study.finished[0].config if study.finished else None
+  if mode == 'no' or cfg is None:
+    return False
+  if mode == 'yes':
+    return True
+  data = cfg['data']
+  builder = catalog.builder(data['name'], data['data_dir'])
+  return builder.info.splits[data['train_split']].num_examples <= BASELINE_MAX_TRAIN
+
+
+def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') -> dict:
+  """Writes the report files; returns their paths and the config rows."""
+  study = runs_lib.load(study_dir)
+  plan = layout.read_plan(study_dir)
+  rows = table.config_rows(study, target)
+  if _want_baselines(with_baselines, study):
+    cfg = study.finished[0].config
+    progress.say('fitting the scikit-learn baselines on the same splits ...')
+    rows += baselines.evaluate(cfg['data'], cfg['train']['batch_size'])
+  marginals = table.marginal_rows(study, target)
+  paired = table.paired_rows(study, 'test_acc', target)
+  figures = plots.draw_all(study, os.path.join(study_dir, 'plots'))
+
+  counts = {s: sum(r.status == s for r in study.runs)
+            for s in ('finished', 'failed', 'missing')}
+  eval_split = study.finished[0].results['eval_split'] if study.finished else 'test'
+  md = [f'# Study report: {os.path.basename(os.path.abspath(study_dir))}', '',
+        f"Sweep `{plan['sweep']}` over base config `{plan['config']}`; fixed: "
+        f"`{json.dumps(plan['fixed'])}`.", '',
+        f"{len(study.runs)} runs planned: {counts['finished']} finished, "
+        f"{counts['failed']} failed, {counts['missing']} missing."]
+  problems = _problems(study)
+  if problems:
+    md += ['', '## Missing or failed runs (left out of the statistics)', ''] + problems
+  md += ['', '## Results per config', '', table.config_markdown(rows, target), '',
+         f'Accuracies are on the `{eval_split}` split at the last step, in %; '
+         '± is the sample standard deviation over seeds, 95% CI the Student-t '
+         'interval of the mean. *best*: the best of the periodic evaluations. '
+         '*gap*: last logged training accuracy (dropout and augmentation on, '
+         'averaged over the logging interval) minus test accuracy, in '
+         'percentage points; *inference mode*: the same with the training '
+         'split evaluated like the test split, after training (no dropout, '
+         f'no augmentation). *steps to {100 * target:g}%*: first logged '
+         'training step at or above it, averaged over the runs that got there '
+         '(k/n when not all did). *wall s/run*: training seconds; seeds '
+         'trained by one program share its time equally. Baselines: '
+         'scikit-learn on the same splits (gap = train-set minus test '
+         'accuracy; only the decision tree is random).']
+  if marginals:
+    md += ['', '## Each swept field, averaged over the others', '',
+           table.marginal_markdown(marginals, target)]
+  if paired:
+    md += ['', '## Paired comparisons (matched on the other fields and the seed)',
+           '', table.paired_markdown(paired)]
+  if figures:
+    md += ['', '## Plots', ''] + [
+        f'![{os.path.basename(p)}](plots/{os.path.basename(p)})' for p in figures]
+  paths = {'markdown': os.path.join(study_dir, 'report.md'),
+           'csv': os.path.join(study_dir, 'report.csv'),
+           'marginals_csv': os.path.join(study_dir, 'report_marginals.csv'),
+           'plots': figures}
+  with open(paths['markdown'], 'w') as f:
+    f.write('\n'.join(md) + '\n')
+  table.write_csv(rows, paths['csv'])
+  if marginals:
+    table.write_csv(marginals, paths['marginals_csv'])
+  return {'paths': paths, 'rows': rows, 'markdown': '\n'.join(md)}

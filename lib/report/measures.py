@@ -1,0 +1,33 @@
+"""What the report measures on each finished run."""
+import dataclasses
+
+from lib.report import stats
+from lib.report.runs import Run
+
+
+@dataclasses.dataclass(frozen=True)
+class Measures:
+  test_acc: float
+  best_acc: float
+  last_train_acc: float | None   # Last logged training accuracy (dropout on).
+  gap: float | None              # last_train_acc - test_acc.
+  # Training split in inference mode (no dropout or augmentation) - test_acc.
+  eval_gap: float | None
+  steps_to_target: int | None    # None: the target was never reached.
+  wall_s: float                  # This run's share of its program's time.
+
+
+def measure(run: Run, target: float) -> Measures:
+  r = run.results
+  train = run.curve('train')
+  last_train = train[max(train)] if train else None
+  train_eval = run.curve('train_eval')
+  return Measures(
+      test_acc=r['eval_accuracy'], best_acc=r['best_eval_accuracy'],
+      last_train_acc=last_train,
+      gap=None if last_train is None else last_train - r['eval_accuracy'],
+      eval_gap=(train_eval[max(train_eval)] - r['eval_accuracy']
+                if train_eval else None),
+      steps_to_target=stats.steps_to_target(train, target),
+      # Seeds trained in one program share its time.
+      wall_s=r['train_seconds_this_session'] / r.get('seeds_in_program', 1))

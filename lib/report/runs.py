@@ -1,0 +1,64 @@
+"""Reads a study directory: every planned run, finished or not."""
+import dataclasses
+import json
+import os
+
+from lib import errors, metrics_writer, trainer
+from lib.sweeps import layout
+
+
+@dataclasses.dataclass
+class Run:
+  name: str
+  group: str
+  seed: int
+  overrides: dict          # Swept field -> value.
+  status: str              # 'finished' | 'failed' | 'missing'
+  error: str | None = None
+  results: dict | None = None
+  metrics: list[dict] = dataclasses.field(default_factory=list)
+  config: dict | None = None
+
+  def curve(self, split: str, key: str = 'accuracy') -> dict[int, float]:
+    return {m['step']: m[key] for m in self.metrics
+            if m['split'] == split and key in m}
+
+
+@dataclasses.dataclass
+class Study:
+  directory: str
+  fields: list[str]        # Swept fields, seed excluded, in declaration order.
+  runs: list[Run]
+
+  @property
+  def finished(self) -> list[Run]:
+    return [r for r in self.runs if r.status == 'finished']
+
+
+def _read_json(path: str):
+  with open(path) as f:
+    return json.load(f)
+
+
+def load(study_dir: str) -> Study:
+  plan = layout.read_plan(study_dir)
+  if plan is None:
+    raise errors.UserError(
+        f'{study_dir} has no {layout.PLAN_FILE}: not a study directory; run '
+        f'`python -m experiments.sweep --sweep=... --study_dir={study_dir}` first')
+  runs = []
+  for entry in plan['runs']:
+    path = layout.run_dir(study_dir, entry['name'])
+    run = Run(entry['name'], entry['group'], entry['seed'], entry['overrides'],
+              'missing')
+    results_path = os.path.join(path, trainer.RESULTS_FILE)
+    if os.path.exists(results_path):
+      run.status, run.results = 'finished', _read_json(results_path)
+      run.metrics = metrics_writer.read(path)
+      config_path = os.path.join(path, 'config.json')
+      run.config = _read_json(config_path) if os.path.exists(config_path) else None
+    elif (error := layout.failure(study_dir, entry['name'])) is not None:
+      run.status, run.error = 'failed', error
+    runs.append(run)
+  fields = [f for f in plan['fields'] if f != 'seed']
+  return Study(study_dir, fields, runs)

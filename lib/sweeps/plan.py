@@ -1,0 +1,162 @@
+"""Expands a sweep into runs (validated, named, configured) and tasks.
+
+Every run's config is built and type-checked here, so a field that does not
+exist or a value of the wrong type stops the study before anything runs. A
+task is what one process (or one SLURM array element) does: a single run, or
+all seeds of one config trained together as one vmapped program.
+"""
+import dataclasses
+import difflib
+from typing import Any
+
+import ml_collections
+
+from lib import errors, models
+from lib.sweeps import naming
+from lib.sweeps.axes import SEED_FIELD
+from lib.sweeps.spec import Sweep, load_config
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+  name: str                        # 'activation=relu,pooling=max/seed=3'
+  group: str                       # 'activation=relu,pooling=max'
+  seed: int
+  overrides: dict[str, Any]        # The swept fields' values (seed excluded).
+  config: ml_collections.ConfigDict
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+  index: int
+  group: str
+  runs: tuple[RunSpec, ...]
+  vmapped: bool                    # All runs in one program (lib/multi_seed).
+
+  @property
+  def name(self) -> str:
+    if self.vmapped:
+      return f"{self.group}/seed={','.join(str(r.seed) for r in self.runs)}"
+    return self.runs[0].name
+
+
+def _all_fields(config: ml_collections.ConfigDict, prefix: str = '') -> list[str]:
+  out = []
+  for k, v in config.items():
+    out += (_all_fields(v, f'{prefix}{k}.') if isinstance(v, ml_collections.ConfigDict)
+            else [f'{prefix}{k}'])
+  return out
+
+
+def _model_settings(model_config) -> dict[str, dataclasses.Field]:
+  cls = models.MODELS.get(model_config.get('name'))
+  if cls is None:
+    return {}
+  return {f.name: f for f in dataclasses.fields(cls)
+          if f.name not in ('parent', 'name', 'num_outputs', 'dtype')}
+
+
+def _unknown(field: str, config, config_ref: str) -> errors.UserError:
+  close = difflib.get_close_matches(field, _all_fields(config), n=1)
+  hint = f"; did you mean {close[0]!r}?" if close else ''
+  return errors.UserError(
+      f'sweep field {field!r} does not exist in {config_ref}{hint}')
+
+
+def set_field(config: ml_collections.ConfigDict, field: str, value: Any,
+              config_ref: str) -> None:
+  """config[field] = value, refusing unknown fields and mistyped values."""
+  *parents, last = field.split('.')
+  node = config
+  for key in parents:
+    if not isinstance(node, ml_collections.ConfigDict) or key not in node:
+      raise _unknown(field, config, config_ref)
+    node = node[key]
+  if not isinstance(node, ml_collections.ConfigDict):
+    raise _unknown(field, config, config_ref)
+  if last not in node:
+    # A model setting the base config leaves at its default is still sweepable.
+    setting = _model_settings(node).get(last) if parents == ['model'] else None
+    if setting is None:
+      raise _unknown(field, config, config_ref)
+    if isinstance(setting.default, int | float | str) and not _same_kind(setting.default, value):
+      raise _wrong_type(field, value, setting.default)
+    with node.unlocked():
+      node[last] = value
+    return
+  old = node[last]
+  if isinstance(old, ml_collections.ConfigDict):
+    raise errors.UserError(f'sweep field {field!r} is a group of fields; sweep '
+                           f'one of them, e.g. {field}.{next(iter(old), "x")}')
+  if old is not None and not _same_kind(old, value):
+    raise _wrong_type(field, value, old)
+  try:
+    node[last] = value
+  except (TypeError, ValueError):
+    raise _wrong_type(field, value, old) from None
+
+
+def _same_kind(old: Any, value: Any) -> bool:
+  # ml_collections casts int -> float, but would also take True for 1.
+  if isinstance(old, bool) or isinstance(value, bool):
+    return isinstance(old, bool) and isinstance(value, bool)
+  if isinstance(old, float):
+    return isinstance(value, int | float)
+  if isinstance(old, int | str):
+    return type(value) is type(old)
+  return True  # Tuples and the like: ml_collections checks these itself.
+
+
+def _wrong_type(field: str, value: Any, old: Any) -> errors.UserError:
+  return errors.UserError(
+      f'sweep value {value!r} for {field!r} has the wrong type: '
+      f'{type(value).__name__}, expected {type(old).__name__} (like {old!r})')
+
+
+def expand(sweep: Sweep, sweep_path: str) -> list[RunSpec]:
+  """All runs of the study, each with its resolved and locked config."""
+  base = load_config(sweep.config, sweep_path)
+  swept = set(sweep.axes.fields)
+  both = sorted(swept & set(sweep.fixed))
+  if both:
+    raise errors.UserError(f'sweep field {both[0]!r} is both swept and fixed')
+  for field, value in sweep.fixed.items():
+    set_field(base, field, value, sweep.config)
+  base.lock()
+  keys = naming.short_keys([f for f in sweep.axes.fields if f != SEED_FIELD])
+  runs, seen = [], {}
+  for point in sweep.axes.points:
+    config = base.copy_and_resolve_references()
+    for field, value in point.items():
+      set_field(config, field, value, sweep.config)
+    config.lock()
+    overrides = {f: v for f, v in point.items() if f != SEED_FIELD}
+    group = naming.group_name(overrides, keys)
+    name = naming.run_name(group, config.seed)
+    if name in seen:
+      raise errors.UserError(
+          f'sweep points {seen[name]} and {point} both give the run name '
+          f'{name!r}; make the values distinct')
+    seen[name] = point
+    runs.append(RunSpec(name, group, config.seed, overrides, config))
+  return runs
+
+
+def vmappable(config: ml_collections.ConfigDict) -> bool:
+  """lib/multi_seed trains seeds jointly only from the on-device pipeline."""
+  return config.data.pipeline == 'device'
+
+
+def make_tasks(runs: list[RunSpec], vmap_seeds: bool = True) -> list[Task]:
+  """One task per group of seeds (vmapped) where possible, else per run."""
+  groups: dict[str, list[RunSpec]] = {}
+  for r in runs:
+    groups.setdefault(r.group, []).append(r)
+  tasks = []
+  for group, members in groups.items():
+    if vmap_seeds and len(members) > 1 and vmappable(members[0].config):
+      tasks.append(Task(len(tasks), group, tuple(members), True))
+    else:
+      tasks += [Task(len(tasks) + i, group, (r,), False)
+                for i, r in enumerate(members)]
+  return tasks

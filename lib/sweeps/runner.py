@@ -1,0 +1,115 @@
+"""Runs a study's tasks: skips finished runs, resumes interrupted ones, and
+records a failing run as failed without stopping the others.
+
+A finished run has results.json; anything else runs (again). Resuming is the
+trainers' own: lib/trainer.py restores a run's checkpoint, lib/multi_seed.py
+a seed group's. A failure leaves RUN/FAILED holding the error; the next
+invocation tries that run again.
+"""
+import dataclasses
+import traceback
+
+from lib import errors, multi_seed, progress, trainer
+from lib.sweeps import layout, train_split
+from lib.sweeps.plan import RunSpec, Task
+
+
+@dataclasses.dataclass
+class Outcome:
+  finished: list[str] = dataclasses.field(default_factory=list)
+  skipped: list[str] = dataclasses.field(default_factory=list)
+  failed: dict[str, str] = dataclasses.field(default_factory=dict)
+
+  def line(self) -> str:
+    text = (f'{len(self.finished)} finished, {len(self.skipped)} already '
+            f'finished (skipped), {len(self.failed)} failed')
+    if self.failed:
+      text += ': ' + '; '.join(f'{n}: {e}' for n, e in self.failed.items())
+    return text
+
+
+def _pending(task: Task, study_dir: str, outcome: Outcome) -> list[RunSpec]:
+  todo = []
+  for r in task.runs:
+    if layout.is_finished(study_dir, r.name):
+      outcome.skipped.append(r.name)
+    else:
+      todo.append(r)
+  return todo
+
+
+def validate(tasks: list[Task], study_dir: str) -> None:
+  """Builds each pending config's model and data shape-only: a bad value
+  (an unknown activation name, say) stops the study before any run starts."""
+  checked = set()
+  for task in tasks:
+    for r in task.runs:
+      if r.group in checked or layout.is_finished(study_dir, r.name):
+        continue
+      try:
+        trainer.Run(r.config)
+      except errors.UserError as e:
+        raise errors.UserError(f'run {r.name!r}: {e}') from None
+      checked.add(r.group)
+
+
+def _fail(runs: list[RunSpec], study_dir: str, e: Exception, outcome: Outcome):
+  message = f'{type(e).__name__}: {e}'.splitlines()[0]
+  details = traceback.format_exc()
+  for r in runs:
+    layout.record_failure(study_dir, r.name, message, details)
+    outcome.failed[r.name] = message
+  progress.say(f'FAILED {", ".join(r.name for r in runs)}: {message}')
+
+
+def _record(run: RunSpec, result, study_dir: str, outcome: Outcome) -> None:
+  if isinstance(result, Exception):  # A seed of a group diverged.
+    message = f'{type(result).__name__}: {result}'
+    layout.record_failure(study_dir, run.name, message, message)
+    outcome.failed[run.name] = message
+    progress.say(f'FAILED {run.name}: {message}')
+  else:
+    layout.clear_failure(study_dir, run.name)
+    outcome.finished.append(run.name)
+
+
+def run_task(task: Task, study_dir: str, outcome: Outcome,
+             seeds_per_program: int) -> None:
+  """Raises multi_seed.Preempted when SIGTERM stopped a run (checkpointed)."""
+  todo = _pending(task, study_dir, outcome)
+  if not todo:
+    progress.say(f'task {task.index} ({task.name}): already finished')
+    return
+  progress.say(f'task {task.index}: {task.name}')
+  # A group's pending seeds go through one program; other runs one by one.
+  batches = [todo] if task.vmapped else [[r] for r in todo]
+  for runs in batches:
+    try:
+      if task.vmapped:
+        results = multi_seed.train_and_evaluate(
+            [r.config for r in runs],
+            [layout.run_dir(study_dir, r.name) for r in runs],
+            layout.group_dir(study_dir, task.group), seeds_per_program)
+      else:
+        workdir = layout.run_dir(study_dir, runs[0].name)
+        results = [trainer.train_and_evaluate(runs[0].config, workdir)]
+        if 'preempted_at_step' in results[0]:
+          raise multi_seed.Preempted(results[0]['preempted_at_step'])
+        train_split.evaluate_checkpoint(runs[0].config, workdir)
+    except multi_seed.Preempted:
+      raise
+    except Exception as e:  # pylint: disable=broad-except
+      # One broken run must not take the study down with it.
+      _fail(runs, study_dir, e, outcome)
+      continue
+    for r, result in zip(runs, results):
+      _record(r, result, study_dir, outcome)
+
+
+def run_tasks(tasks: list[Task], study_dir: str,
+              seeds_per_program: int) -> Outcome:
+  """Runs `tasks` in order; call validate() first."""
+  outcome = Outcome()
+  for task in tasks:
+    run_task(task, study_dir, outcome, seeds_per_program)
+  return outcome

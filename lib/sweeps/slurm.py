@@ -1,0 +1,76 @@
+"""The sbatch script of a study: one array element per task.
+
+Written into the study directory, so the exact job that ran can be read and
+submitted again (`sbatch STUDY/sbatch.sh` re-runs only unfinished runs).
+"""
+import dataclasses
+import os
+import re
+import shlex
+
+from lib import errors
+
+SCRIPT_FILE = 'sbatch.sh'
+_TIME = re.compile(r'^(\d+-)?\d+(:\d{1,2}){0,2}$')  # sbatch's D-HH:MM:SS forms.
+_MEM = re.compile(r'^\d+[KMGT]?$')
+
+
+@dataclasses.dataclass(frozen=True)
+class Resources:
+  partition: str = ''
+  time: str = ''       # e.g. 01:00:00
+  cpus: int = 1        # Per array task.
+  gpus: int = 0
+  mem: str = ''        # e.g. 8G
+
+  def check(self) -> None:
+    if self.time and not _TIME.match(self.time):
+      raise errors.UserError(f'--time={self.time!r}: use HH:MM:SS or D-HH:MM:SS')
+    if self.mem and not _MEM.match(self.mem):
+      raise errors.UserError(f'--mem={self.mem!r}: use a size like 4000M or 8G')
+    if self.cpus < 1 or self.gpus < 0:
+      raise errors.UserError('--cpus must be >= 1 and --gpus >= 0')
+
+
+def script(*, study_dir: str, sweep_path: str, num_tasks: int, python: str,
+           workdir: str, resources: Resources, job_name: str,
+           extra_args: tuple[str, ...] = ()) -> str:
+  """The sbatch script's text; paths are made absolute."""
+  resources.check()
+  study_dir = os.path.abspath(study_dir)
+  q = shlex.quote
+  lines = [
+      '#!/bin/bash',
+      f'#SBATCH --job-name={job_name}',
+      f'#SBATCH --array=0-{num_tasks - 1}',
+      f'#SBATCH --output={study_dir}/slurm/%A_%a.out',
+      f'#SBATCH --cpus-per-task={resources.cpus}',
+  ]
+  if resources.partition:
+    lines.append(f'#SBATCH --partition={resources.partition}')
+  if resources.time:
+    lines.append(f'#SBATCH --time={resources.time}')
+  if resources.gpus:
+    lines.append(f'#SBATCH --gpus={resources.gpus}')
+  if resources.mem:
+    lines.append(f'#SBATCH --mem={resources.mem}')
+  command = [python, '-m', 'experiments.sweep', f'--sweep={sweep_path}',
+             f'--study_dir={study_dir}', *extra_args]
+  lines += [
+      '# Written by `launch.sh slurm`; resubmit with `sbatch` on this file:',
+      '# finished runs are skipped, interrupted ones resume.',
+      'set -euo pipefail',
+      f'cd {q(os.path.abspath(workdir))}',
+      ' '.join(q(c) for c in command) + ' --task_index="$SLURM_ARRAY_TASK_ID"',
+      '',
+  ]
+  return '\n'.join(lines)
+
+
+def write(study_dir: str, text: str) -> str:
+  os.makedirs(os.path.join(study_dir, 'slurm'), exist_ok=True)
+  path = os.path.join(study_dir, SCRIPT_FILE)
+  with open(path, 'w') as f:
+    f.write(text)
+  os.chmod(path, 0o755)
+  return path

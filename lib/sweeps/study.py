@@ -1,0 +1,60 @@
+"""A loaded study: its runs and tasks, and the plan file that pins them.
+
+The plan (STUDY/sweep.json) lists every run with its swept values and the
+tasks in order, so SLURM array element K runs the same task that the
+submitter counted, and the report knows which runs should exist.
+"""
+import dataclasses
+import json
+import os
+
+from lib import errors
+from lib.sweeps import layout, plan, spec
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+  sweep_path: str
+  sweep: spec.Sweep
+  runs: list[plan.RunSpec]
+  tasks: list[plan.Task]
+
+  def plan_dict(self) -> dict:
+    return {
+        'sweep': self.sweep_path,
+        'config': self.sweep.config,
+        'fields': list(self.sweep.axes.fields),
+        'fixed': self.sweep.fixed,
+        'runs': [{'name': r.name, 'group': r.group, 'seed': r.seed,
+                  'overrides': r.overrides} for r in self.runs],
+        'tasks': [[r.name for r in t.runs] for t in self.tasks],
+    }
+
+
+def load(sweep_path: str, vmap_seeds: bool = True) -> Study:
+  """Loads and validates a sweep file; raises UserError before any run."""
+  sweep_path = os.path.abspath(sweep_path)
+  sweep = spec.load(sweep_path)
+  runs = plan.expand(sweep, sweep_path)
+  tasks = plan.make_tasks(runs, vmap_seeds and sweep.vmap_seeds)
+  return Study(sweep_path, sweep, runs, tasks)
+
+
+def _jsonable(obj):
+  return json.loads(json.dumps(obj, default=list))
+
+
+def write_plan(study: Study, study_dir: str) -> None:
+  layout.write_json(os.path.join(study_dir, layout.PLAN_FILE), study.plan_dict())
+
+
+def check_plan(study: Study, study_dir: str) -> None:
+  """Array tasks must agree with the plan the job was submitted with."""
+  saved = layout.read_plan(study_dir)
+  if saved is None:
+    write_plan(study, study_dir)
+  elif saved['tasks'] != _jsonable(study.plan_dict())['tasks']:
+    raise errors.UserError(
+        f'the sweep {study.sweep_path} no longer matches the plan in '
+        f'{study_dir}/{layout.PLAN_FILE} (written when the study was submitted); '
+        f'use a new --study_dir, or delete the plan to start over')

@@ -1,0 +1,123 @@
+"""The study report: statistics, tables, plots and classical baselines."""
+import csv
+import itertools
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+from matplotlib import image
+
+from lib import errors
+from lib.report import baselines, document, stats
+from lib.sweeps import layout
+from tests.conftest import run_module
+
+FIELDS = ['model.activation', 'model.pooling', 'model.dropout']
+
+
+def test_t_interval_matches_the_formula():
+  x = [0.90, 0.92, 0.95, 0.91, 0.93]
+  s = stats.summarize(x)
+  sd = np.std(x, ddof=1)
+  half = 2.7764451051977987 * sd / math.sqrt(5)  # t(0.975, df=4).
+  assert (s.n, s.mean, s.std) == (5, pytest.approx(0.922), pytest.approx(sd))
+  assert (s.ci_low, s.ci_high) == (pytest.approx(0.922 - half), pytest.approx(0.922 + half))
+  assert math.isnan(stats.summarize([0.5]).ci_low)
+  assert stats.summarize([0.5, 0.5]).half_width == 0
+  assert stats.summarize([None, 1.0, 3.0]).n == 2  # Missing values are skipped.
+
+
+def test_steps_to_target_is_the_first_logged_step_at_or_above():
+  assert stats.steps_to_target({10: 0.5, 20: 0.96, 30: 0.94, 40: 0.99}, 0.95) == 20
+  assert stats.steps_to_target({10: 0.5}, 0.95) is None
+
+
+def test_paired_difference():
+  diff, p = stats.paired_difference([2.0, 3.0, 4.5], [1.0, 1.5, 3.0])
+  assert diff.mean == pytest.approx(4 / 3) and 0 < p < 0.05
+
+
+def _fake_study(root) -> str:
+  """A finished-looking study without training: 2x2x2 configs x 3 seeds,
+  one run failed and one never ran."""
+  runs = []
+  for act, pool, drop, seed in itertools.product(['relu', 'tanh'], ['max', 'mean'],
+                                                 [0.0, 0.5], range(3)):
+    group = f'activation={act},dropout={drop},pooling={pool}'
+    overrides = dict(zip(FIELDS, [act, pool, drop]))
+    runs.append({'name': f'{group}/seed={seed}', 'group': group, 'seed': seed,
+                 'overrides': overrides})
+    if (act, pool, drop, seed) == ('tanh', 'mean', 0.5, 2):
+      layout.record_failure(root, runs[-1]['name'], 'RuntimeError: boom', 'tb')
+      continue
+    if (act, pool, drop, seed) == ('tanh', 'mean', 0.5, 1):
+      continue  # Missing.
+    speed = 2.0 if act == 'relu' else 1.0
+    test_acc = 0.95 + 0.01 * (pool == 'max') - 0.02 * drop + 0.003 * seed
+    d = layout.run_dir(root, runs[-1]['name'])
+    os.makedirs(d)
+    with open(os.path.join(d, 'metrics.jsonl'), 'w') as f:
+      for step in range(10, 110, 10):
+        train = min(0.999, 0.5 + speed * step / 200) - 0.03 * drop
+        f.write(json.dumps({'split': 'train', 'step': step, 'time': 0.0,
+                            'loss': 1 - train, 'accuracy': train}) + '\n')
+        f.write(json.dumps({'split': 'eval', 'step': step, 'time': 0.0, 'loss': 0.1,
+                            'accuracy': test_acc * step / 100}) + '\n')
+    layout.write_json(os.path.join(d, 'results.json'), {
+        'eval_accuracy': test_acc, 'best_eval_accuracy': test_acc, 'eval_split': 'test',
+        'eval_loss': 0.1, 'train_seconds_this_session': 6.0, 'seeds_in_program': 3})
+    layout.write_json(os.path.join(d, 'config.json'), {'data': {'name': 'digits'}})
+  layout.write_json(os.path.join(root, layout.PLAN_FILE), {
+      'sweep': 'fake.py', 'config': 'configs/digits_cnn.py', 'fields': FIELDS + ['seed'],
+      'fixed': {}, 'runs': runs, 'tasks': []})
+  return root
+
+
+def test_report_tables_plots_and_missing_runs(tmp_path):
+  root = _fake_study(str(tmp_path))
+  out = document.build(root, target=0.95, with_baselines='no')
+  md = out['markdown']
+  assert '`activation=tanh,dropout=0.5,pooling=mean/seed=2`: **failed**: RuntimeError: boom' in md
+  assert '`activation=tanh,dropout=0.5,pooling=mean/seed=1`: missing' in md
+  assert '24 runs planned: 22 finished, 1 failed, 1 missing.' in md
+  with open(out['paths']['csv']) as f:
+    rows = {r['config']: r for r in csv.DictReader(f)}
+  relu = rows['activation=relu,dropout=0.0,pooling=max']
+  assert float(relu['test_acc_mean']) == pytest.approx(96.3)   # Seeds 0, 1, 2.
+  assert float(relu['wall_s_mean']) == pytest.approx(2.0)      # 6 s shared by 3.
+  # relu reaches 95% training accuracy at step 50, tanh at step 90.
+  assert float(relu['steps_to_target_mean']) == 50
+  assert float(rows['activation=tanh,dropout=0.0,pooling=max']['steps_to_target_mean']) == 90
+  assert rows['activation=tanh,dropout=0.5,pooling=mean']['finished'] == '1'
+  assert '| pooling | max − mean | 10 | 1.00 |' in md  # Paired over 10 matched runs.
+  names = sorted(os.path.basename(p) for p in out['paths']['plots'])
+  assert names == ['accuracy_vs_dropout.png', 'learning_curves_activation.png',
+                   'pooling_max_vs_mean.png']
+  for p in out['paths']['plots']:
+    with open(p, 'rb') as f:
+      assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    assert image.imread(p).shape[0] > 100
+
+
+def test_baselines_on_the_prepared_digits_splits(data_dir):
+  data = {'name': 'digits', 'data_dir': data_dir, 'train_split': 'train',
+          'eval_split': 'test', 'pipeline': 'device', 'augment': 'none',
+          'random_shift': 0, 'image_size': 0, 'positive_class': -1, 'worker_count': 0}
+  (x_train, _), (x_test, _), _ = baselines.load_splits(data, 128)
+  assert x_train.shape == (1437, 64) and x_test.shape == (360, 64)
+  rows = {r['config']: r for r in baselines.evaluate(data, 128)}
+  assert rows['baseline: RBF SVM']['test_acc_mean'] > 97
+  assert rows['baseline: k-NN (k=3)']['test_acc_mean'] > 97
+  assert rows['baseline: logistic regression']['test_acc_mean'] > 94
+  tree = rows['baseline: decision tree']
+  assert 75 < tree['test_acc_mean'] < 92 and tree['test_acc_n'] == baselines.SEEDS
+
+
+def test_report_cli_on_a_directory_that_is_not_a_study(tmp_path):
+  with pytest.raises(errors.UserError, match='not a study directory'):
+    document.build(str(tmp_path))
+  result = run_module('experiments.report', f'--study_dir={tmp_path}')
+  assert result.returncode == 2 and result.stderr.startswith('error: ')
+  assert len(result.stderr.strip().splitlines()) == 1
