@@ -11,6 +11,9 @@
 #                     --cpus=N --gpus=N --mem=M]
 #                                  write DIR/sbatch.sh (an array job, one task per
 #                                  run or seed group) and submit it; prints the job id
+#   ./launch.sh slurm --config=FILE --workdir=DIR --nodes=N --ntasks_per_node=M
+#                     [--partition=... --time=... --cpus=... --gpus=... --mem=...]
+#                                  one multi-host run (N x M processes under srun)
 #
 # Environment: PYTHON=/path/to/python3.12 to choose the interpreter;
 # VENV=dir to put the environment elsewhere (default .venv).
@@ -69,10 +72,16 @@ case "$cmd" in
   slurm)
     setup
     command -v sbatch >/dev/null || die "sbatch not found: run this where SLURM is installed (a test cluster: tests/slurm/cluster.sh up)"
-    # Validates the study and writes its plan and sbatch.sh; prints the script's path.
-    script=$("$VENV/bin/python" -m experiments.sweep --sbatch "$@")
+    # A study (--sweep) becomes an array job; a single run (--config) a
+    # job of --nodes x --ntasks_per_node processes. Either way the module
+    # checks its input, writes the sbatch script and prints its path.
+    if [[ " $* " == *" --sweep="* ]]; then
+      script=$("$VENV/bin/python" -m experiments.sweep --sbatch "$@")
+    else
+      script=$("$VENV/bin/python" -m experiments.train --sbatch "$@")
+    fi
     jobid=$(sbatch --parsable "$script") || die "sbatch $script failed"
-    echo "submitted $script as array job ${jobid%%;*}; logs in $(dirname "$script")/slurm/" >&2
+    echo "submitted $script as job ${jobid%%;*}" >&2
     echo "${jobid%%;*}" ;;
   *) die "unknown command '$cmd'; use one of: train, test, setup, run, slurm" ;;
 esac

@@ -6,8 +6,14 @@ r"""Trains one config into a run directory; starting it again resumes it.
 
 Several processes (multi-host): under `srun --ntasks=N` nothing more is
 needed; elsewhere start each process with --coordinator_address=HOST:PORT
---num_processes=N --process_id=I.
+--num_processes=N --process_id=I. To submit to SLURM (what `./launch.sh slurm`
+does): add --sbatch --nodes=N --ntasks_per_node=M [--partition= --time= --cpus=
+--gpus= --mem=]; the config is checked, WORKDIR/sbatch.sh written and its path
+printed.
 """
+import os
+import sys
+
 from absl import flags
 from ml_collections import config_flags
 
@@ -20,11 +26,43 @@ _COORDINATOR = flags.DEFINE_string(
     'coordinator_address', '', 'host:port of process 0, for multi-process runs.')
 _NUM_PROCESSES = flags.DEFINE_integer('num_processes', 0, 'Processes in the run.')
 _PROCESS_ID = flags.DEFINE_integer('process_id', -1, 'This process\'s rank.')
+_SBATCH = flags.DEFINE_bool('sbatch', False, 'Write WORKDIR/sbatch.sh for '
+                            'SLURM, print its path, train nothing.')
+_NODES = flags.DEFINE_integer('nodes', 1, 'SLURM nodes (with --sbatch).')
+_TASKS = flags.DEFINE_integer('ntasks_per_node', 1,
+                              'Processes per node (with --sbatch).')
+_PARTITION = flags.DEFINE_string('partition', '', 'SLURM partition.')
+_TIME = flags.DEFINE_string('time', '', 'SLURM time limit, HH:MM:SS.')
+_CPUS = flags.DEFINE_integer('cpus', 1, 'CPUs per process.')
+_GPUS = flags.DEFINE_integer('gpus', 0, 'GPUs per node.')
+_MEM = flags.DEFINE_string('mem', '', 'Memory per node, e.g. 8G.')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
+def _write_sbatch(argv: list[str]) -> None:
+  """Checks the config here, then writes the job that trains it."""
+  from lib import slurm_train, trainer  # pylint: disable=g-import-not-at-top
+  from lib.sweeps import slurm  # pylint: disable=g-import-not-at-top
+  trainer.Run(_CONFIG.value)  # Bad config: UserError before anything is written.
+  slurm_only = {'sbatch', 'nodes', 'ntasks_per_node', 'partition', 'time',
+                'cpus', 'gpus', 'mem', 'workdir'}
+  def flag_name(arg: str) -> str:
+    name = arg.lstrip('-').split('=')[0]
+    return name[2:] if name.startswith('no') and name[2:] in slurm_only else name
+
+  train_args = [a for a in argv[1:] if flag_name(a) not in slurm_only]
+  text = slurm_train.script(
+      workdir=_WORKDIR.value, train_args=train_args, python=sys.executable,
+      repo_dir=os.getcwd(), nodes=_NODES.value, tasks_per_node=_TASKS.value,
+      resources=slurm.Resources(_PARTITION.value, _TIME.value, _CPUS.value,
+                                _GPUS.value, _MEM.value),
+      job_name=os.path.basename(os.path.abspath(_WORKDIR.value)))
+  print(slurm_train.write(_WORKDIR.value, text))
+
+
 def main(argv):
-  del argv
+  if _SBATCH.value:
+    return _write_sbatch(sys.argv)
   from lib import distributed, trainer, xla_cpu  # pylint: disable=g-import-not-at-top
   xla_cpu.prepare_for(_CONFIG.value.train.compute_dtype)
   distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,

@@ -82,3 +82,39 @@ def get_sweep():
     assert results.exists(), (run['name'], [(study / 'slurm' / l).read_text()[-2000:]
                                             for l in logs])
     assert json.loads(results.read_text())['steps'] == 20
+
+
+def test_launch_sh_submits_a_multi_process_run(slurm, data_dir, tmp_path,
+                                               venv_for_launch_sh):
+  workdir = tmp_path / 'run'
+  env = dict(os.environ, VENV=venv_for_launch_sh, JAX_PLATFORMS='cpu')
+  submit = subprocess.run(
+      [os.path.join(ROOT, 'launch.sh'), 'slurm', '--config=configs/digits_cnn.py',
+       f'--workdir={workdir}', f'--config.data.data_dir={data_dir}',
+       '--config.data.pipeline=grain', '--config.train.num_epochs=0',
+       '--config.train.num_steps=8', '--config.train.batch_size=64',
+       '--nodes=1', '--ntasks_per_node=2', '--time=00:10:00'],
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert submit.returncode == 0, submit.stderr[-3000:]
+  job_id = submit.stdout.strip().splitlines()[-1]
+  script = (workdir / 'sbatch.sh').read_text()
+  assert '#SBATCH --nodes=1' in script and '#SBATCH --ntasks-per-node=2' in script
+  assert '--nodes' not in script.splitlines()[-1]  # SLURM flags stay out of srun.
+  _wait_for(job_id)
+  log = (workdir / f'slurm-{job_id}.out').read_text()
+  results = workdir / 'results.json'
+  assert results.exists(), log[-3000:]
+  assert json.loads(results.read_text())['processes'] == 2
+
+
+def test_launch_sh_slurm_refuses_a_bad_config_before_writing(slurm, tmp_path,
+                                                             venv_for_launch_sh):
+  workdir = tmp_path / 'run'
+  env = dict(os.environ, VENV=venv_for_launch_sh, JAX_PLATFORMS='cpu')
+  submit = subprocess.run(
+      [os.path.join(ROOT, 'launch.sh'), 'slurm', '--config=configs/digits_cnn.py',
+       f'--workdir={workdir}', '--config.model.activation=swish2', '--nodes=2'],
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert submit.returncode != 0
+  assert "unknown activation 'swish2'" in submit.stderr
+  assert not workdir.exists()

@@ -1,0 +1,63 @@
+"""The sbatch script of one (multi-host) training run.
+
+`srun` starts nodes x tasks_per_node processes; each finds the others through
+SLURM's environment (lib/distributed.py), so the training command is the
+same as on one machine. The script is written into the run directory so the
+job can be read and submitted again (a resubmitted job resumes).
+"""
+import os
+import shlex
+
+from lib import errors
+from lib.sweeps import slurm
+
+SCRIPT_FILE = 'sbatch.sh'
+
+
+def script(*, workdir: str, train_args: list[str], python: str, repo_dir: str,
+           nodes: int, tasks_per_node: int, resources: slurm.Resources,
+           job_name: str) -> str:
+  resources.check()
+  if nodes < 1 or tasks_per_node < 1:
+    raise errors.UserError('--nodes and --ntasks_per_node must be >= 1')
+  workdir = os.path.abspath(workdir)
+  q = shlex.quote
+  lines = [
+      '#!/bin/bash',
+      f'#SBATCH --job-name={job_name}',
+      f'#SBATCH --nodes={nodes}',
+      f'#SBATCH --ntasks-per-node={tasks_per_node}',
+      f'#SBATCH --cpus-per-task={resources.cpus}',
+      f'#SBATCH --output={workdir}/slurm-%j.out',
+      # SIGTERM 120 s before the time limit: the run checkpoints and exits 0.
+      '#SBATCH --signal=TERM@120',
+  ]
+  if resources.partition:
+    lines.append(f'#SBATCH --partition={resources.partition}')
+  if resources.time:
+    lines.append(f'#SBATCH --time={resources.time}')
+  if resources.gpus:
+    lines.append(f'#SBATCH --gpus-per-node={resources.gpus}')
+  if resources.mem:
+    lines.append(f'#SBATCH --mem={resources.mem}')
+  command = [python, '-m', 'experiments.train', *train_args,
+             f'--workdir={workdir}']
+  lines += [
+      '# Written by `launch.sh slurm`; `sbatch` this file again to resume.',
+      'set -euo pipefail',
+      f'cd {q(os.path.abspath(repo_dir))}',
+      'srun ' + ' '.join(q(c) for c in command),
+      '',
+  ]
+  return '\n'.join(lines)
+
+
+def write(workdir: str, text: str) -> str:
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, SCRIPT_FILE)
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    f.write(text)
+  os.chmod(tmp, 0o755)
+  os.replace(tmp, path)
+  return path
