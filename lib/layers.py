@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from lib import activations, pooling
+from lib.conv import Conv
 
 
 class ConvBlock(nn.Module):
@@ -26,9 +27,9 @@ class ConvBlock(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     k = self.kernel_size
-    x = nn.Conv(self.features, (k, k), strides=(self.strides, self.strides),
-                padding=self.padding, use_bias=self.use_bias,
-                dtype=self.dtype, name='conv')(x)
+    x = Conv(self.features, (k, k), strides=(self.strides, self.strides),
+             padding=self.padding, use_bias=self.use_bias,
+             dtype=self.dtype, name='conv')(x)
     x = activations.get(self.activation)(x)
     x = pooling.pool(self.pooling, x, self.pool_size, self.pool_stride)
     return nn.Dropout(self.dropout, deterministic=not train)(x)

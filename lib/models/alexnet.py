@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lib import activations, errors, pooling
+from lib.conv import Conv
 
 
 def _check(name: str, pooling_name: str, x: jax.Array) -> None:
@@ -104,8 +105,8 @@ class AlexNet(nn.Module):
     s = 2 if strided else 1  # Extra stride for a conv whose pool is dropped.
 
     def conv(x, features, kernel, stride, pad, name):
-      x = nn.Conv(features, (kernel, kernel), stride, ((pad, pad), (pad, pad)),
-                  dtype=self.dtype, name=name)(x)
+      x = Conv(features, (kernel, kernel), stride, ((pad, pad), (pad, pad)),
+               dtype=self.dtype, name=name)(x)
       return act(x)
 
     x = conv(x, 64, 11, 4 * s, 2, 'conv1')
@@ -143,8 +144,8 @@ class AlexNetPaper(nn.Module):
             else (lambda y: y))
 
     def conv(x, features, kernel, stride, pad, groups, name):
-      x = nn.Conv(features, (kernel, kernel), stride, ((pad, pad), (pad, pad)),
-                  feature_group_count=groups, dtype=self.dtype, name=name)(x)
+      x = Conv(features, (kernel, kernel), stride, ((pad, pad), (pad, pad)),
+               feature_group_count=groups, dtype=self.dtype, name=name)(x)
       return act(x)
 
     # conv1 sees the whole image in both towers: not grouped.

@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from lib import activations, errors, pooling
+from lib.conv import Conv
 
 _SIZE = 32  # The paper's input size; C5's 5x5 kernel exactly covers S4 then.
 
@@ -50,8 +51,8 @@ class LeNet5(nn.Module):
     x = jnp.pad(x, ((0, 0), (pad_h // 2, pad_h - pad_h // 2),
                     (pad_w // 2, pad_w - pad_w // 2), (0, 0)))
 
-    conv = lambda f, s, name: nn.Conv(f, (5, 5), s, 'VALID', dtype=self.dtype,
-                                      name=name)
+    conv = lambda f, s, name: Conv(f, (5, 5), s, 'VALID', dtype=self.dtype,
+                                   name=name)
     x = pooling.pool(pool_name, act(conv(6, stride, 'c1')(x)), 2)  # S2
     x = pooling.pool(pool_name, act(conv(16, stride, 'c3')(x)), 2)  # S4
     x = act(conv(120, (1, 1), 'c5')(x))

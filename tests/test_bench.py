@@ -1,0 +1,136 @@
+"""The training benchmark (experiments/bench) on tiny settings: its outputs
+have the promised fields and plausible FLOP counts; and the speed-ups it led
+to keep the math. No timing is asserted: timings belong to the benchmark."""
+import importlib.util
+import json
+import os
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lib import flops, pooling
+from tests.conftest import run_module
+
+HAS_TORCH = importlib.util.find_spec('torch') is not None
+
+
+@pytest.fixture(scope='module')
+def bench(tmp_path_factory):
+  """One tiny benchmark run: two models, a few steps, the MNIST-sized pipeline."""
+  out = str(tmp_path_factory.mktemp('bench') / 'bench')
+  proc = run_module(
+      'experiments.bench', '--models=logreg,mlp', '--batch_sizes=16',
+      '--steps=2', '--warmup=1', '--max_seconds=0.5', '--peak_size=256',
+      '--peak_repeats=2', '--pipeline=mnist', '--mnist_examples=256',
+      '--pipeline_batch_size=32', f'--out={out}', timeout=240)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  with open(out + '.json') as f:
+    results = json.load(f)
+  with open(out + '.md') as f:
+    markdown = f.read()
+  return results, markdown, proc.stdout
+
+
+def test_json_has_the_table_fields(bench):
+  results, _, _ = bench
+  env = results['environment']
+  for key in ('date', 'machine', 'cpu_count', 'load_before', 'load_after',
+              'jax_version', 'xla_flags'):
+    assert key in env
+  assert env['matmul_peak_jax']['flops_per_s_best'] > 0
+  rows = results['train_speed']
+  assert [(r['model'], r['batch_size']) for r in rows] == [('logreg', 16), ('mlp', 16)]
+  for r in rows:
+    assert r['input'] == '28x28x1' and r['params'] > 0
+    assert r['flops_per_example'] > 0
+    ours = r['jax']
+    for key in ('step_ms', 'examples_per_s', 'gflops_per_s', 'fraction_of_peak'):
+      assert ours[key] > 0, key
+    assert ours['examples_per_s'] == pytest.approx(16 / (ours['step_ms'] / 1e3))
+    if HAS_TORCH:
+      assert r['torch']['examples_per_s'] > 0 and r['ratio'] > 0
+      assert r['torch_params'] == r['params']  # The same network on both sides.
+    else:
+      assert r['torch'] is None and r['ratio'] is None
+  if not HAS_TORCH:
+    assert 'not installed' in env['torch_missing']
+
+
+def test_flop_counts_are_plausible(bench):
+  rows = {r['model']: r for r in bench[0]['train_speed']}
+  # A dense layer costs 2 FLOPs per weight forward, 2 for its weight gradient
+  # and 2 for its input gradient (none for the first layer): 4-6 x params.
+  for name in ('logreg', 'mlp'):
+    per_param = rows[name]['flops_per_example'] / rows[name]['params']
+    assert 3.5 < per_param < 8, (name, per_param)
+  assert rows['mlp']['params'] == 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
+
+
+def test_pipeline_rows(bench):
+  rows = bench[0]['input_pipeline']
+  assert {(r['dataset'], r['pipeline']) for r in rows} == {('mnist', 'grain'),
+                                                           ('mnist', 'device')}
+  for r in rows:
+    assert r['input'] == '28x28x1' and r['train_examples'] == 256
+    assert r['synthetic_step_ms'] > 0 and r['pipeline_step_ms'] > 0
+    assert np.isfinite(r['overhead_percent'])
+
+
+def test_markdown_tables(bench):
+  _, markdown, stdout = bench
+  assert '| model | input | batch |' in markdown and 'ours / PyTorch' in markdown
+  assert '| logreg | 28x28x1 | 16 |' in markdown
+  assert '## Input pipeline overhead' in markdown and '| mnist |' in markdown
+  assert 'matmul peak' in markdown
+  assert ('PyTorch 2' in markdown) == HAS_TORCH
+  assert markdown.strip() in stdout  # Printed as well as written.
+
+
+def test_bad_model_name_is_one_line_error():
+  proc = run_module('experiments.bench', '--models=vgg', '--pipeline=', timeout=60)
+  assert proc.returncode == 2
+  assert proc.stderr.strip().splitlines() == [
+      "error: unknown benchmark model 'vgg'; valid names: alexnet, cnn, "
+      'lenet5, logreg, mlp, resnet20, resnet50']
+
+
+def test_xla_flops_counts_a_matmul():
+  a, b = jnp.ones((64, 32)), jnp.ones((32, 16))
+  lowered = jax.jit(jnp.dot).lower(a, b)
+  assert flops.xla_flops(lowered) == 2 * 64 * 32 * 16
+  assert flops.xla_flops(lowered.compile()) == 2 * 64 * 32 * 16
+  assert flops.num_params({'w': a, 'b': [b]}) == 64 * 32 + 32 * 16
+
+
+@pytest.mark.parametrize('shape, window, stride, padding', [
+    ((2, 8, 8, 3), 2, 2, 'VALID'),              # The CNNs' 2x2/2 pool.
+    ((2, 7, 9, 3), 2, 2, 'VALID'),              # Sizes that do not divide.
+    ((2, 13, 13, 2), 3, 2, 'VALID'),            # AlexNet's overlapping 3x3/2.
+    ((2, 12, 12, 2), 3, 2, ((1, 1), (1, 1))),   # The ResNet stem's padded pool.
+    ((2, 9, 9, 2), 3, 2, 'SAME'),
+])
+def test_max_pool_gradient_matches_select_and_scatter(shape, window, stride,
+                                                      padding):
+  """Our max-pool gradient routes each window's cotangent exactly as
+  reduce_window's autodiff does, ties (ReLU zeros, equal pixels) included."""
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.integers(0, 3, shape).astype(np.float32))  # Many ties.
+  reference = lambda x: nn.max_pool(x, (window, window), (stride, stride), padding)
+  ours = lambda x: pooling.pool('max', x, window, stride, padding)
+  y, vjp = jax.vjp(ours, x)
+  np.testing.assert_array_equal(y, reference(x))
+  # Integer cotangents make every sum exact, so any routing difference shows.
+  g = jnp.asarray(rng.integers(-4, 5, y.shape).astype(np.float32))
+  np.testing.assert_array_equal(vjp(g)[0], jax.vjp(reference, x)[1](g)[0])
+
+
+def test_profile_lists_ops():
+  proc = run_module('experiments.bench.profile', '--model=logreg',
+                    '--batch_size=8', '--steps=2', '--top=3', timeout=120)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  lines = proc.stdout.strip().splitlines()
+  assert 'ms of XLA ops per step' in lines[0]
+  assert len(lines) == 4 and all(' ms ' in line for line in lines[1:])
