@@ -1,11 +1,5 @@
-"""CIFAR-10 ResNet-56, the recipe of He et al. 2015, section 4.2.
-
-SGD with momentum 0.9, learning rate 0.1 divided by 10 at 32k and 48k
-iterations, stopped at 64k; weight decay 1e-4; batch 128; 4-pixel zero padding,
-random 32x32 crops and horizontal flips (augment 'cifar', hence the grain
-pipeline). At 390 steps per epoch, epochs 82 and 123 are the 32k and 48k
-iterations. Option A (parameter-free) shortcuts, as the paper's CIFAR models;
---config.model.shortcut=projection gives option B.
+"""CIFAR-10 ResNet-56: configs/cifar10_resnet20.py's recipe (He et al. 2015,
+section 4.2) with n=9 blocks per stage instead of 3.
 
 Run:
   python -m experiments.train --config=configs/cifar10_resnet56.py --workdir=runs/cifar10_resnet56
@@ -15,24 +9,10 @@ Variants (ablations):
 Quick smoke check:
   python -m experiments.train --config=configs/cifar10_resnet56.py:runlocal --workdir=...
 """
-from configs import common
+from configs import cifar10_resnet20
 
 
 def get_config(arg: str | None = None):
-  config = common.base_config(dataset='cifar10')
-  config.data.pipeline = 'grain'
-  config.data.augment = 'cifar'
-  config.model = common.model('resnet56', activation='relu',
-                              shortcut='zeros', dropout=0.0)
-  config.optimizer.name = 'momentum'
-  config.optimizer.momentum = 0.9
-  config.optimizer.learning_rate = 0.1
-  config.optimizer.weight_decay = 1e-4
-  config.optimizer.schedule = 'step'
-  config.optimizer.step_epochs = (82, 123)
-  config.train.batch_size = 128
-  config.train.num_epochs = 0.0
-  config.train.num_steps = 64_000
-  config.train.log_every_steps = 100
-  config.train.checkpoint_every_steps = 2000
-  return common.apply_arg(config, arg)
+  config = cifar10_resnet20.get_config(arg)
+  config.model.name = 'resnet56'
+  return config

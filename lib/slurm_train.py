@@ -32,14 +32,7 @@ def script(*, workdir: str, train_args: list[str], python: str, repo_dir: str,
       # SIGTERM 120 s before the time limit: the run checkpoints and exits 0.
       '#SBATCH --signal=TERM@120',
   ]
-  if resources.partition:
-    lines.append(f'#SBATCH --partition={resources.partition}')
-  if resources.time:
-    lines.append(f'#SBATCH --time={resources.time}')
-  if resources.gpus:
-    lines.append(f'#SBATCH --gpus-per-node={resources.gpus}')
-  if resources.mem:
-    lines.append(f'#SBATCH --mem={resources.mem}')
+  lines += resources.optional_lines(gpus_flag='--gpus-per-node')
   command = [python, '-m', 'experiments.train', *train_args,
              f'--workdir={workdir}']
   lines += [

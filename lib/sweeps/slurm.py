@@ -31,6 +31,12 @@ class Resources:
     if self.cpus < 1 or self.gpus < 0:
       raise errors.UserError('--cpus must be >= 1 and --gpus >= 0')
 
+  def optional_lines(self, gpus_flag: str) -> list[str]:
+    """#SBATCH lines for the settings given (gpus per task or per node)."""
+    given = [('--partition', self.partition), ('--time', self.time),
+             (gpus_flag, self.gpus), ('--mem', self.mem)]
+    return [f'#SBATCH {flag}={value}' for flag, value in given if value]
+
 
 def script(*, study_dir: str, sweep_path: str, num_tasks: int, python: str,
            workdir: str, resources: Resources, job_name: str,
@@ -46,14 +52,7 @@ def script(*, study_dir: str, sweep_path: str, num_tasks: int, python: str,
       f'#SBATCH --output={study_dir}/slurm/%A_%a.out',
       f'#SBATCH --cpus-per-task={resources.cpus}',
   ]
-  if resources.partition:
-    lines.append(f'#SBATCH --partition={resources.partition}')
-  if resources.time:
-    lines.append(f'#SBATCH --time={resources.time}')
-  if resources.gpus:
-    lines.append(f'#SBATCH --gpus={resources.gpus}')
-  if resources.mem:
-    lines.append(f'#SBATCH --mem={resources.mem}')
+  lines += resources.optional_lines(gpus_flag='--gpus')
   command = [python, '-m', 'experiments.sweep', f'--sweep={sweep_path}',
              f'--study_dir={study_dir}', *extra_args]
   lines += [
