@@ -5,10 +5,11 @@ own. JAX differentiates reduce_window max into XLA's select-and-scatter, which
 XLA's CPU backend expands into argmax bookkeeping (four int32 index tensors
 the size of the input) and a scatter: 10-20x the cost of the forward pass,
 the largest single cost of a CNN train step on CPU (experiments/bench). The
-custom gradient below gives exactly the same result, the whole cotangent of
-each window to its first maximal element in row-major order (as
+custom gradient below routes the same way, the whole cotangent of each
+window to its first maximal element in row-major order (as
 select-and-scatter does, ties included), with elementwise operations XLA
-fuses.
+fuses. Where windows overlap, an input's shares are summed in another order,
+so float results may differ in the last bit (tests/test_fast_gradients.py).
 """
 import functools
 from typing import Callable
