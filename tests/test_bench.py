@@ -25,7 +25,7 @@ def bench(tmp_path_factory):
       'experiments.bench', '--models=logreg,mlp', '--batch_sizes=16',
       '--steps=2', '--warmup=1', '--max_seconds=0.5', '--peak_size=256',
       '--peak_repeats=2', '--pipeline=mnist', '--mnist_examples=256',
-      '--pipeline_batch_size=32', f'--out={out}', timeout=240)
+      '--pipeline_batch_size=32', '--pipeline_steps=2', f'--out={out}', timeout=240)
   assert proc.returncode == 0, proc.stderr[-3000:]
   with open(out + '.json') as f:
     results = json.load(f)

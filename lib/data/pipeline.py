@@ -141,7 +141,9 @@ class Data:
 
   def train_iterator(self) -> grain.DatasetIterator:
     """Per-process iterator of local batches; checkpoint it with the state."""
-    ids = self._train_dataset().to_iter_dataset()
+    ids = self._train_dataset().to_iter_dataset(grain.ReadOptions(
+        num_threads=self.config.read_threads,
+        prefetch_buffer_size=self.config.prefetch_batches))
     if self.config.worker_count > 0:
       ids = ids.mp_prefetch(
           grain.MultiprocessingOptions(num_workers=self.config.worker_count))
