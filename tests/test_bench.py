@@ -1,17 +1,17 @@
 """The training benchmark (experiments/bench) on tiny settings: its outputs
-have the promised fields and plausible FLOP counts; and the speed-ups it led
-to keep the math. No timing is asserted: timings belong to the benchmark."""
+have the promised fields and plausible FLOP counts. No timing is asserted:
+timings belong to the benchmark. (That the speed-ups it led to keep the
+math is tests/test_fast_gradients.py.)"""
 import importlib.util
 import json
 import os
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lib import flops, pooling
+from lib import flops
 from tests.conftest import run_module
 
 HAS_TORCH = importlib.util.find_spec('torch') is not None
@@ -105,28 +105,6 @@ def test_xla_flops_counts_a_matmul():
   assert flops.num_params({'w': a, 'b': [b]}) == 64 * 32 + 32 * 16
 
 
-@pytest.mark.parametrize('shape, window, stride, padding', [
-    ((2, 8, 8, 3), 2, 2, 'VALID'),              # The CNNs' 2x2/2 pool.
-    ((2, 7, 9, 3), 2, 2, 'VALID'),              # Sizes that do not divide.
-    ((2, 13, 13, 2), 3, 2, 'VALID'),            # AlexNet's overlapping 3x3/2.
-    ((2, 12, 12, 2), 3, 2, ((1, 1), (1, 1))),   # The ResNet stem's padded pool.
-    ((2, 9, 9, 2), 3, 2, 'SAME'),
-])
-def test_max_pool_gradient_matches_select_and_scatter(shape, window, stride,
-                                                      padding):
-  """Our max-pool gradient routes each window's cotangent exactly as
-  reduce_window's autodiff does, ties (ReLU zeros, equal pixels) included."""
-  rng = np.random.default_rng(0)
-  x = jnp.asarray(rng.integers(0, 3, shape).astype(np.float32))  # Many ties.
-  reference = lambda x: nn.max_pool(x, (window, window), (stride, stride), padding)
-  ours = lambda x: pooling.pool('max', x, window, stride, padding)
-  y, vjp = jax.vjp(ours, x)
-  np.testing.assert_array_equal(y, reference(x))
-  # Integer cotangents make every sum exact, so any routing difference shows.
-  g = jnp.asarray(rng.integers(-4, 5, y.shape).astype(np.float32))
-  np.testing.assert_array_equal(vjp(g)[0], jax.vjp(reference, x)[1](g)[0])
-
-
 def test_profile_lists_ops():
   proc = run_module('experiments.bench.profile', '--model=logreg',
                     '--batch_size=8', '--steps=2', '--top=3', timeout=120)
@@ -134,3 +112,26 @@ def test_profile_lists_ops():
   lines = proc.stdout.strip().splitlines()
   assert 'ms of XLA ops per step' in lines[0]
   assert len(lines) == 4 and all(' ms ' in line for line in lines[1:])
+
+
+def test_xla_flags_study_compares_variants(tmp_path):
+  out = str(tmp_path / 'study')
+  proc = run_module('experiments.bench.xla_flags_study', '--models=resnet20',
+                    '--batch_sizes=4', '--steps=1', '--max_seconds=0.1',
+                    '--variant=now:', '--variant=plain:--bench_conv=plain',
+                    '--variant=ynn_off:--xla_cpu_experimental_ynn_fusion_type=',
+                    f'--out={out}', timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  with open(out + '.md') as f:
+    table = f.read()
+  assert '| now | `(defaults)` |' in table and '1.00x' in table
+  assert '`--bench_conv=plain`' in table and '| ynn_off |' in table
+
+
+def test_xla_flags_study_rejects_an_unknown_pseudo_flag_value():
+  proc = run_module('experiments.bench.xla_flags_study', '--models=logreg',
+                    '--variant=x:--bench_conv=fast', timeout=60)
+  assert proc.returncode == 2
+  assert proc.stderr.strip().splitlines() == [
+      'error: --bench_conv takes one of plain, no_matmul, no_slices, got '
+      "'fast'"]

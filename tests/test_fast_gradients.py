@@ -17,30 +17,26 @@ def _cotangent(shape, seed=1):
   return jax.random.normal(jax.random.PRNGKey(seed), shape)
 
 
-@pytest.mark.parametrize('window,stride,padding', [
-    (2, 2, 'VALID'),   # Disjoint windows (the CNN, LeNet).
-    (3, 2, 'VALID'),   # Overlapping (AlexNet).
-    (3, 2, 'SAME'),    # Padded (ResNet-50's stem).
-    (2, 2, 'SAME'),    # Odd size: a ragged last window.
+@pytest.mark.parametrize('shape, window, stride, padding', [
+    ((2, 8, 8, 3), 2, 2, 'VALID'),              # The CNNs' 2x2/2 pool.
+    ((2, 7, 9, 3), 2, 2, 'VALID'),              # Sizes that do not divide.
+    ((2, 13, 13, 2), 3, 2, 'VALID'),            # AlexNet's overlapping 3x3/2.
+    ((2, 12, 12, 2), 3, 2, ((1, 1), (1, 1))),   # The ResNet stem's padded pool.
+    ((2, 9, 9, 2), 3, 2, 'SAME'),
 ])
-def test_max_pool_gradient_matches_select_and_scatter(window, stride, padding):
-  # Quantized values make ties common: the first maximum must win, as in
-  # XLA's select-and-scatter.
-  x = jnp.round(jax.random.normal(jax.random.PRNGKey(0), (3, 9, 11, 4)) * 2)
+def test_max_pool_gradient_matches_select_and_scatter(shape, window, stride,
+                                                      padding):
+  """Our max-pool gradient routes each window's cotangent exactly as
+  reduce_window's autodiff does, ties (ReLU zeros, equal pixels) included."""
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.integers(0, 3, shape).astype(np.float32))  # Many ties.
+  reference = lambda x: nn.max_pool(x, (window, window), (stride, stride), padding)
   ours = lambda x: pooling.pool('max', x, window, stride, padding)
-  plain = lambda x: nn.max_pool(x, (window, window), (stride, stride), padding)
-  y, ours_vjp = jax.vjp(ours, x)
-  y_plain, plain_vjp = jax.vjp(plain, x)
-  np.testing.assert_array_equal(y, y_plain)
-  # Integer cotangents make every sum exact, so the routing (which input
-  # gets each window's gradient) must match bit for bit ...
-  g = jnp.round(_cotangent(y.shape) * 8)
-  np.testing.assert_array_equal(jax.jit(ours_vjp)(g)[0],
-                                jax.jit(plain_vjp)(g)[0])
-  # ... and with float ones only the order of overlapping windows' sums differs.
-  g = _cotangent(y.shape)
-  np.testing.assert_allclose(jax.jit(ours_vjp)(g)[0], jax.jit(plain_vjp)(g)[0],
-                             rtol=0, atol=1e-6)
+  y, vjp = jax.vjp(ours, x)
+  np.testing.assert_array_equal(y, reference(x))
+  # Integer cotangents make every sum exact, so any routing difference shows.
+  g = jnp.asarray(rng.integers(-4, 5, y.shape).astype(np.float32))
+  np.testing.assert_array_equal(vjp(g)[0], jax.vjp(reference, x)[1](g)[0])
 
 
 def _conv_grads(module_cls, batch, **settings):
@@ -89,8 +85,39 @@ def test_sliced_filter_gradient_equals_the_whole_batch_one(settings):
   jax.tree.map(close, dparams, dparams0)
 
 
+POINTWISE_SETTINGS = [
+    dict(kernel_size=(1, 1)),                                 # Bottlenecks.
+    dict(kernel_size=(1, 1), strides=(2, 2), use_bias=False),  # Shortcuts.
+    dict(kernel_size=(1, 1), strides=(2, 2), padding='SAME'),
+    dict(kernel_size=(1, 1), padding=((1, 1), (1, 1))),         # Not a matmul.
+]
+
+
+@pytest.mark.parametrize('batch', [8, 4 * conv.FILTER_GRAD_SLICE])
+@pytest.mark.parametrize('settings', POINTWISE_SETTINGS)
+def test_pointwise_filter_gradient_equals_the_convolution_one(settings, batch):
+  y, (dparams, dx) = _conv_grads(conv.Conv, batch, **settings)
+  y0, (dparams0, dx0) = _conv_grads(nn.Conv, batch, **settings)
+  np.testing.assert_array_equal(y, y0)
+  np.testing.assert_array_equal(dx, dx0)
+  close = lambda a, b: np.testing.assert_allclose(
+      a, b, rtol=0, atol=1e-5 * float(np.abs(b).max()))
+  jax.tree.map(close, dparams, dparams0)
+
+
 def test_batch_that_is_no_multiple_of_the_slice_is_not_sliced():
   batch = conv.FILTER_GRAD_SLICE + 8
   _, (dparams, _) = _conv_grads(conv.Conv, batch, kernel_size=(3, 3))
   _, (dparams0, _) = _conv_grads(nn.Conv, batch, kernel_size=(3, 3))
   jax.tree.map(np.testing.assert_array_equal, dparams, dparams0)
+
+
+@pytest.mark.parametrize('settings,matmul', [
+    (POINTWISE_SETTINGS[0], True), (POINTWISE_SETTINGS[1], True),
+    (POINTWISE_SETTINGS[3], False), (CONV_SETTINGS[0], False)])
+def test_only_unpadded_pointwise_kernels_take_the_matmul(settings, matmul):
+  x = jnp.zeros((4, 10, 10, 6))
+  module = conv.Conv(features=8, **settings)
+  params = module.init(jax.random.PRNGKey(0), x)
+  jaxpr = str(jax.make_jaxpr(jax.grad(lambda p: module.apply(p, x).sum()))(params))
+  assert ('dot_general' in jaxpr) == matmul

@@ -20,7 +20,9 @@ flags take lower-case names (dot, eltwise, reduce, individual_dot,
 individual_convolution). Two pseudo-flags trace the model as it was before
 our changes: --bench_max_pool=reduce_window uses flax's max_pool and its
 autodiff gradient instead of lib/pooling.py's, --bench_conv=plain uses
-lax.conv_general_dilated instead of lib/conv.py's.
+lax.conv_general_dilated instead of lib/conv.py's; --bench_conv=no_matmul and
+--bench_conv=no_slices keep lib/conv.py but turn off one of its filter
+gradients (1x1 kernels as a matrix product; large batches in slices).
 """
 import contextlib
 import json
@@ -71,20 +73,28 @@ def _as_before(pseudo: dict):
   from lib import conv, errors, pooling  # pylint: disable=g-import-not-at-top
   import flax.linen as nn  # pylint: disable=g-import-not-at-top
   from jax import lax  # pylint: disable=g-import-not-at-top
-  for flag, valid in ((POOL_FLAG, 'reduce_window'), (CONV_FLAG, 'plain')):
-    if pseudo.get(flag, valid) != valid:
-      raise errors.UserError(f'--{flag} takes {valid}, got {pseudo[flag]!r}')
+  for flag, valid in ((POOL_FLAG, ('reduce_window',)),
+                      (CONV_FLAG, ('plain', 'no_matmul', 'no_slices'))):
+    if pseudo.get(flag, valid[0]) not in valid:
+      raise errors.UserError(f'--{flag} takes one of {", ".join(valid)}, '
+                             f'got {pseudo[flag]!r}')
   ours_pool = pooling.POOLINGS['max']
   ours_conv = conv.Conv.keywords['conv_general_dilated']
+  ours_settings = conv.POINTWISE_AS_MATMUL, conv.FILTER_GRAD_SLICE
   if POOL_FLAG in pseudo:
     pooling.POOLINGS['max'] = lambda x, w, s, p: nn.max_pool(x, (w, w), (s, s), p)
-  if CONV_FLAG in pseudo:  # The models hold lib.conv.Conv, a partial.
+  if pseudo.get(CONV_FLAG) == 'plain':  # The models hold lib.conv.Conv, a partial.
     conv.Conv.keywords['conv_general_dilated'] = lax.conv_general_dilated
+  elif pseudo.get(CONV_FLAG) == 'no_matmul':
+    conv.POINTWISE_AS_MATMUL = False
+  elif pseudo.get(CONV_FLAG) == 'no_slices':
+    conv.FILTER_GRAD_SLICE = 0
   try:
     yield
   finally:
     pooling.POOLINGS['max'] = ours_pool
     conv.Conv.keywords['conv_general_dilated'] = ours_conv
+    conv.POINTWISE_AS_MATMUL, conv.FILTER_GRAD_SLICE = ours_settings
 
 
 def main(argv):
