@@ -39,9 +39,9 @@ def test_max_pool_gradient_matches_select_and_scatter(shape, window, stride,
   np.testing.assert_array_equal(vjp(g)[0], jax.vjp(reference, x)[1](g)[0])
 
 
-def _conv_grads(module_cls, batch, **settings):
-  x = jax.random.normal(jax.random.PRNGKey(0), (batch, 10, 10, 6))
-  module = module_cls(features=8, **settings)
+def _conv_grads(module_cls, batch, channels=6, features=8, **settings):
+  x = jax.random.normal(jax.random.PRNGKey(0), (batch, 10, 10, channels))
+  module = module_cls(features=features, **settings)
   params = module.init(jax.random.PRNGKey(2), x[:1])
   y = module.apply(params, x)
   g = _cotangent(y.shape)
@@ -105,6 +105,26 @@ def test_pointwise_filter_gradient_equals_the_convolution_one(settings, batch):
   jax.tree.map(close, dparams, dparams0)
 
 
+PATCH_SETTINGS = [  # Taps x input channels <= output channels.
+    dict(kernel_size=(3, 3)),                                    # The CNN's first.
+    dict(kernel_size=(3, 3), strides=(2, 2), padding='VALID'),
+    dict(kernel_size=(2, 3), kernel_dilation=(2, 1), padding=((2, 0), (1, 3))),
+    dict(kernel_size=(3, 3), strides=(2, 2), padding='SAME', use_bias=False),
+]
+
+
+@pytest.mark.parametrize('settings', PATCH_SETTINGS)
+def test_patch_filter_gradient_equals_the_convolution_one(settings):
+  batch, shape = 8, dict(channels=2, features=24)
+  y, (dparams, dx) = _conv_grads(conv.Conv, batch, **shape, **settings)
+  y0, (dparams0, dx0) = _conv_grads(nn.Conv, batch, **shape, **settings)
+  np.testing.assert_array_equal(y, y0)
+  np.testing.assert_array_equal(dx, dx0)
+  close = lambda a, b: np.testing.assert_allclose(
+      a, b, rtol=0, atol=1e-5 * float(np.abs(b).max()))
+  jax.tree.map(close, dparams, dparams0)
+
+
 def test_batch_that_is_no_multiple_of_the_slice_is_not_sliced():
   batch = conv.FILTER_GRAD_SLICE + 8
   _, (dparams, _) = _conv_grads(conv.Conv, batch, kernel_size=(3, 3))
@@ -112,12 +132,17 @@ def test_batch_that_is_no_multiple_of_the_slice_is_not_sliced():
   jax.tree.map(np.testing.assert_array_equal, dparams, dparams0)
 
 
-@pytest.mark.parametrize('settings,matmul', [
-    (POINTWISE_SETTINGS[0], True), (POINTWISE_SETTINGS[1], True),
-    (POINTWISE_SETTINGS[3], False), (CONV_SETTINGS[0], False)])
-def test_only_unpadded_pointwise_kernels_take_the_matmul(settings, matmul):
-  x = jnp.zeros((4, 10, 10, 6))
-  module = conv.Conv(features=8, **settings)
+@pytest.mark.parametrize('settings,channels,features,matmul', [
+    (POINTWISE_SETTINGS[0], 6, 8, True), (POINTWISE_SETTINGS[1], 6, 8, True),
+    (POINTWISE_SETTINGS[3], 6, 8, False),  # Padded 1x1: a real convolution.
+    (CONV_SETTINGS[0], 6, 8, False),       # 9 taps x 6 channels > 8 outputs.
+    (CONV_SETTINGS[0], 1, 8, False),       # 9 x 1 > 8.
+    (CONV_SETTINGS[0], 1, 9, True),        # 9 x 1 <= 9.
+    (CONV_SETTINGS[3], 2, 32, False)])     # Grouped: XLA's own.
+def test_which_filter_gradients_are_matrix_products(settings, channels,
+                                                     features, matmul):
+  x = jnp.zeros((4, 10, 10, channels))
+  module = conv.Conv(features=features, **settings)
   params = module.init(jax.random.PRNGKey(0), x)
   jaxpr = str(jax.make_jaxpr(jax.grad(lambda p: module.apply(p, x).sum()))(params))
   assert ('dot_general' in jaxpr) == matmul

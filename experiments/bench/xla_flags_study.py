@@ -22,7 +22,7 @@ our changes: --bench_max_pool=reduce_window uses flax's max_pool and its
 autodiff gradient instead of lib/pooling.py's, --bench_conv=plain uses
 lax.conv_general_dilated instead of lib/conv.py's; --bench_conv=no_matmul and
 --bench_conv=no_slices keep lib/conv.py but turn off one of its filter
-gradients (1x1 kernels as a matrix product; large batches in slices).
+gradients (as matrix products; large batches in slices).
 """
 import contextlib
 import json
@@ -80,13 +80,13 @@ def _as_before(pseudo: dict):
                              f'got {pseudo[flag]!r}')
   ours_pool = pooling.POOLINGS['max']
   ours_conv = conv.Conv.keywords['conv_general_dilated']
-  ours_settings = conv.POINTWISE_AS_MATMUL, conv.FILTER_GRAD_SLICE
+  ours_settings = conv.MATMUL_FILTER_GRADIENTS, conv.FILTER_GRAD_SLICE
   if POOL_FLAG in pseudo:
     pooling.POOLINGS['max'] = lambda x, w, s, p: nn.max_pool(x, (w, w), (s, s), p)
   if pseudo.get(CONV_FLAG) == 'plain':  # The models hold lib.conv.Conv, a partial.
     conv.Conv.keywords['conv_general_dilated'] = lax.conv_general_dilated
   elif pseudo.get(CONV_FLAG) == 'no_matmul':
-    conv.POINTWISE_AS_MATMUL = False
+    conv.MATMUL_FILTER_GRADIENTS = False
   elif pseudo.get(CONV_FLAG) == 'no_slices':
     conv.FILTER_GRAD_SLICE = 0
   try:
@@ -94,7 +94,7 @@ def _as_before(pseudo: dict):
   finally:
     pooling.POOLINGS['max'] = ours_pool
     conv.Conv.keywords['conv_general_dilated'] = ours_conv
-    conv.POINTWISE_AS_MATMUL, conv.FILTER_GRAD_SLICE = ours_settings
+    conv.MATMUL_FILTER_GRADIENTS, conv.FILTER_GRAD_SLICE = ours_settings
 
 
 def main(argv):
