@@ -23,7 +23,8 @@ def bench(tmp_path_factory):
   out = str(tmp_path_factory.mktemp('bench') / 'bench')
   proc = run_module(
       'experiments.bench', '--models=logreg,mlp', '--batch_sizes=16',
-      '--steps=2', '--warmup=1', '--max_seconds=0.5', '--peak_size=256',
+      '--steps=2', '--warmup=1', '--max_seconds=0.5', '--min_windows=3',
+      '--peak_size=256',
       '--peak_repeats=2', '--pipeline=mnist', '--mnist_examples=256',
       '--pipeline_batch_size=32', '--pipeline_steps=2', f'--out={out}', timeout=240)
   assert proc.returncode == 0, proc.stderr[-3000:]

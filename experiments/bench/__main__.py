@@ -39,7 +39,10 @@ _STEPS = flags.DEFINE_integer('steps', 50, 'Timed steps per framework and row.')
 _WARMUP = flags.DEFINE_integer('warmup', 3, 'Untimed steps after compilation.')
 _MAX_SECONDS = flags.DEFINE_float(
     'max_seconds', 60.0, 'Time budget per row (both frameworks together); at '
-    'least 3 windows each are timed anyway.')
+    'least --min_windows windows each are timed anyway.')
+_MIN_WINDOWS = flags.DEFINE_integer(
+    'min_windows', 15, 'Timing windows per contender at least: the median of '
+    'few windows moves with the load of a shared machine.')
 _TORCH = flags.DEFINE_bool('torch', True, 'Also time PyTorch, if installed.')
 _PIPELINE = flags.DEFINE_list(
     'pipeline', ['digits', 'mnist'], 'Datasets for the input-pipeline '
@@ -144,7 +147,8 @@ def main(argv):
   speed_rows = []
   for case, batch_size in rows:
     row = train_speed.measure(case, batch_size, _STEPS.value, _WARMUP.value,
-                              _MAX_SECONDS.value, peak, torch_models)
+                              _MAX_SECONDS.value, peak, torch_models,
+                              _MIN_WINDOWS.value)
     speed_rows.append(row)
     progress.say(report.speed_table([row]).splitlines()[-1])
 
@@ -153,7 +157,7 @@ def main(argv):
     pipeline_rows = input_pipeline.measure(
         _PIPELINE.value, _PIPELINE_BATCH.value, _PIPELINE_STEPS.value,
         _WARMUP.value, 2 * _MAX_SECONDS.value, _DATA_DIR.value, _MNIST_EXAMPLES.value,
-        _GRAIN_WORKERS.value)
+        _GRAIN_WORKERS.value, _MIN_WINDOWS.value)
 
   env['load_after'] = os.getloadavg()
   progress.say('')

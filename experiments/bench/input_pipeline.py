@@ -129,7 +129,8 @@ def _contenders(config, pipeline: str):
 
 def measure(datasets: list[str], batch_size: int, steps: int, warmup: int,
             max_seconds: float, digits_data_dir: str = '',
-            mnist_examples: int = 60000, grain_workers: int = 0) -> list[dict]:
+            mnist_examples: int = 60000, grain_workers: int = 0,
+            min_windows: int = 3) -> list[dict]:
   rows = []
   with tempfile.TemporaryDirectory() as tmp:
     for name in datasets:
@@ -152,7 +153,8 @@ def measure(datasets: list[str], batch_size: int, steps: int, warmup: int,
         runners, model, it = _contenders(config, pipeline)
         stats = timing.interleaved(
             runners, steps, warmup=warmup, max_seconds=max_seconds,
-            min_window_s=GRAIN_WINDOW_S if pipeline == 'grain' else 0.2)
+            min_window_s=GRAIN_WINDOW_S if pipeline == 'grain' else 0.2,
+            min_windows=min_windows)
         if it is not None:
           it.close()  # Its read-ahead threads stop before the next timing.
         base, s = stats['synthetic']['median_s'], stats[pipeline]['median_s']

@@ -21,7 +21,7 @@ def _side(stats: dict, batch_size: int, flops_per_step: float,
 
 def measure(case: cases.Case, batch_size: int, steps: int, warmup: int,
             max_seconds: float, peak_flops_per_s: float,
-            torch_models=None) -> dict:
+            torch_models=None, min_windows: int = 3) -> dict:
   """One table row; `torch_models` is the imported module or None."""
   ours = jax_steps.build(case, batch_size)
   runners = {'jax': ours.run}
@@ -32,7 +32,7 @@ def measure(case: cases.Case, batch_size: int, steps: int, warmup: int,
     theirs = torch_models.build(case, batch_size, batch['image'], batch['label'])
     runners['torch'] = theirs.run
   stats = timing.interleaved(runners, steps, warmup=warmup,
-                             max_seconds=max_seconds)
+                             max_seconds=max_seconds, min_windows=min_windows)
   h, w, c = case.image_shape
   row = {
       'model': case.name, 'about': case.about, 'registry_model': case.model['name'],
