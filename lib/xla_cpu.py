@@ -4,7 +4,8 @@ jaxlib 0.12's CPU YNNPACK fusion miscompiles bfloat16 conv -> relu -> conv ->
 relu -> max-pool chains: under jit the logits come out NaN or ~1e38 while the
 same model un-jitted is fine (found by tests/test_training.py; float32 is
 unaffected). bfloat16 runs on CPU therefore turn that fusion off. For float32
-it stays on: turning it off makes no step faster (experiments/results/bench_ablation.md).
+it stays on: turning it off makes no step faster beyond noise
+(experiments/bench/README.md).
 
 For speed, every run routes the convolutions and matrix products that XLA's
 oneDNN rewriter accepts to oneDNN (the library PyTorch's CPU convolutions use):
