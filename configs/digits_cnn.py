@@ -1,4 +1,4 @@
-"""CNN on scikit-learn's 8x8 digits: the default run (about 30 s on 2 CPU cores).
+"""CNN on scikit-learn's 8x8 digits: the default run (about 15 s on 2 CPU cores).
 
 Run:
   python -m experiments.train --config=configs/digits_cnn.py --workdir=runs/digits_cnn

@@ -39,8 +39,8 @@ _CONV_PARAMS = inspect.signature(lax.conv_general_dilated)
 
 
 def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, *args, **kwargs) -> jax.Array:
-  """lax.conv_general_dilated, its input behind an optimization barrier in
-  the forward pass of a differentiated step."""
+  """lax.conv_general_dilated, differentiated as the module docstring says:
+  its input behind an optimization barrier, its own filter gradient."""
   conv = lambda l, r: lax.conv_general_dilated(l, r, *args, **kwargs)
   call = _CONV_PARAMS.bind(lhs, rhs, *args, **kwargs)
   call.apply_defaults()
