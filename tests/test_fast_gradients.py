@@ -71,18 +71,22 @@ def test_conv_gradient_is_bitwise_flax_below_the_slice(settings):
   jax.tree.map(np.testing.assert_array_equal, dparams, dparams0)
 
 
-@pytest.mark.parametrize('settings', CONV_SETTINGS)
-def test_sliced_filter_gradient_equals_the_whole_batch_one(settings):
-  batch = 4 * conv.FILTER_GRAD_SLICE  # Summed over 4 slices.
+def _assert_matches_flax_up_to_sum_order(batch, **settings):
+  """Same outputs and input gradient as nn.Conv, bit for bit; the kernel's
+  gradient equal up to float32 rounding relative to its scale (only the
+  order of the sum over examples and pixels differs)."""
   y, (dparams, dx) = _conv_grads(conv.Conv, batch, **settings)
   y0, (dparams0, dx0) = _conv_grads(nn.Conv, batch, **settings)
   np.testing.assert_array_equal(y, y0)
   np.testing.assert_array_equal(dx, dx0)
-  # Only the order of the float sum over examples differs: float32 rounding
-  # relative to the gradient's scale.
   close = lambda a, b: np.testing.assert_allclose(
       a, b, rtol=0, atol=1e-5 * float(np.abs(b).max()))
   jax.tree.map(close, dparams, dparams0)
+
+
+@pytest.mark.parametrize('settings', CONV_SETTINGS)
+def test_sliced_filter_gradient_equals_the_whole_batch_one(settings):
+  _assert_matches_flax_up_to_sum_order(4 * conv.FILTER_GRAD_SLICE, **settings)
 
 
 POINTWISE_SETTINGS = [
@@ -96,13 +100,7 @@ POINTWISE_SETTINGS = [
 @pytest.mark.parametrize('batch', [8, 4 * conv.FILTER_GRAD_SLICE])
 @pytest.mark.parametrize('settings', POINTWISE_SETTINGS)
 def test_pointwise_filter_gradient_equals_the_convolution_one(settings, batch):
-  y, (dparams, dx) = _conv_grads(conv.Conv, batch, **settings)
-  y0, (dparams0, dx0) = _conv_grads(nn.Conv, batch, **settings)
-  np.testing.assert_array_equal(y, y0)
-  np.testing.assert_array_equal(dx, dx0)
-  close = lambda a, b: np.testing.assert_allclose(
-      a, b, rtol=0, atol=1e-5 * float(np.abs(b).max()))
-  jax.tree.map(close, dparams, dparams0)
+  _assert_matches_flax_up_to_sum_order(batch, **settings)
 
 
 PATCH_SETTINGS = [  # Taps x input channels <= output channels.
@@ -115,14 +113,7 @@ PATCH_SETTINGS = [  # Taps x input channels <= output channels.
 
 @pytest.mark.parametrize('settings', PATCH_SETTINGS)
 def test_patch_filter_gradient_equals_the_convolution_one(settings):
-  batch, shape = 8, dict(channels=2, features=24)
-  y, (dparams, dx) = _conv_grads(conv.Conv, batch, **shape, **settings)
-  y0, (dparams0, dx0) = _conv_grads(nn.Conv, batch, **shape, **settings)
-  np.testing.assert_array_equal(y, y0)
-  np.testing.assert_array_equal(dx, dx0)
-  close = lambda a, b: np.testing.assert_allclose(
-      a, b, rtol=0, atol=1e-5 * float(np.abs(b).max()))
-  jax.tree.map(close, dparams, dparams0)
+  _assert_matches_flax_up_to_sum_order(8, channels=2, features=24, **settings)
 
 
 def test_batch_that_is_no_multiple_of_the_slice_is_not_sliced():
