@@ -136,3 +136,14 @@ def test_xla_flags_study_rejects_an_unknown_pseudo_flag_value():
   assert proc.stderr.strip().splitlines() == [
       'error: --bench_conv takes one of plain, no_matmul, no_slices, got '
       "'fast'"]
+
+
+def test_xla_flags_study_pool_order_pseudo_flag_switches_and_restores():
+  from experiments.bench import xla_flags_study
+  from lib import layers
+  options, pseudo = xla_flags_study.compiler_options(
+      '--bench_pool_order=after_activation --xla_cpu_use_onednn=false')
+  assert options == {'xla_cpu_use_onednn': False}
+  with xla_flags_study._as_before(pseudo):  # pylint: disable=protected-access
+    assert not layers.POOL_BEFORE_ACTIVATION
+  assert layers.POOL_BEFORE_ACTIVATION

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lib import conv, pooling
+from lib import activations, conv, layers, pooling
 
 
 def _cotangent(shape, seed=1):
@@ -137,3 +137,53 @@ def test_which_filter_gradients_are_matrix_products(settings, channels,
   params = module.init(jax.random.PRNGKey(0), x)
   jaxpr = str(jax.make_jaxpr(jax.grad(lambda p: module.apply(p, x).sum()))(params))
   assert ('dot_general' in jaxpr) == matmul
+
+
+@pytest.mark.parametrize('activation', sorted(activations.NON_DECREASING))
+@pytest.mark.parametrize('window, stride', [(2, None), (3, 2)])
+def test_pooling_before_the_activation_changes_nothing(activation, window,
+                                                       stride, monkeypatch):
+  """lib/layers.py max-pools before the bias and a non-decreasing activation:
+  same parameters, same outputs, same gradients as conv -> act -> pool."""
+  block = lambda: layers.ConvBlock(8, 3, activation=activation, pooling='max',
+                                   pool_size=window, pool_stride=stride)
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 9, 9, 3))
+  params = block().init(jax.random.PRNGKey(1), x)
+  # A bias large enough that the activations' curved parts are all reached.
+  params['params']['conv']['bias'] = jnp.linspace(-3.0, 3.0, 8)
+
+  def forward_and_grads():
+    y, vjp = jax.vjp(lambda p, x: block().apply(p, x), params, x)
+    return y, vjp(_cotangent(y.shape))
+
+  y, (dparams, dx) = forward_and_grads()
+  monkeypatch.setattr(layers, 'POOL_BEFORE_ACTIVATION', False)
+  y_ref, (dparams_ref, dx_ref) = forward_and_grads()
+  assert jax.tree.structure(dparams) == jax.tree.structure(dparams_ref)
+  if activation in ('relu', 'relu6', 'leaky_relu', 'identity'):
+    np.testing.assert_array_equal(y, y_ref)
+  else:  # XLA may evaluate exp/log on another code path: the last bit.
+    np.testing.assert_allclose(y, y_ref, rtol=3e-7, atol=0)
+  # Random inputs: no ties, so only the bias gradient's sum order differs.
+  np.testing.assert_allclose(dx, dx_ref, rtol=1e-5, atol=1e-6)
+  for a, b in zip(jax.tree.leaves(dparams), jax.tree.leaves(dparams_ref)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('activation, pool', [('gelu', 'max'), ('relu', 'mean')])
+def test_pooling_stays_after_the_activation_where_they_do_not_commute(
+    activation, pool):
+  """gelu dips and rises again; mean pooling is not a max: for these the
+  block is conv -> activation -> pool as written."""
+  block = layers.ConvBlock(4, 3, activation=activation, pooling=pool)
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 8, 8, 3))
+  params = block.init(jax.random.PRNGKey(1), x)
+  params['params']['conv']['bias'] = jnp.linspace(-2.0, 2.0, 4)
+  kernel, bias = params['params']['conv']['kernel'], params['params']['conv']['bias']
+  y = jax.lax.conv_general_dilated(x, kernel, (1, 1), 'SAME',
+                                   dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  expected = pooling.pool(pool, activations.get(activation)(y + bias), 2)
+  np.testing.assert_allclose(block.apply(params, x), expected, rtol=1e-5, atol=1e-6)
+  # The other order gives other values: the test above would catch a swap.
+  swapped = activations.get(activation)(pooling.pool(pool, y, 2) + bias)
+  assert not np.allclose(swapped, expected, atol=1e-3)

@@ -22,7 +22,9 @@ our changes: --bench_max_pool=reduce_window uses flax's max_pool and its
 autodiff gradient instead of lib/pooling.py's, --bench_conv=plain uses
 lax.conv_general_dilated instead of lib/conv.py's; --bench_conv=no_matmul and
 --bench_conv=no_slices keep lib/conv.py but turn off one of its filter
-gradients (as matrix products; large batches in slices).
+gradients (as matrix products; large batches in slices);
+--bench_pool_order=after_activation max-pools after the bias and activation,
+as written, instead of before them (lib/layers.py).
 """
 import contextlib
 import json
@@ -45,7 +47,7 @@ _XLA_FLAGS = flags.DEFINE_string('xla_flags', '', 'Extra XLA flags for the '
 _OUT = flags.DEFINE_string('out', '', 'Write OUT.md and OUT.json.')
 flags.mark_flag_as_required('variant')
 
-POOL_FLAG, CONV_FLAG = 'bench_max_pool', 'bench_conv'
+POOL_FLAG, CONV_FLAG, ORDER_FLAG = 'bench_max_pool', 'bench_conv', 'bench_pool_order'
 
 
 def compiler_options(text: str) -> tuple[dict, dict]:
@@ -53,7 +55,7 @@ def compiler_options(text: str) -> tuple[dict, dict]:
   options, pseudo = {}, {}
   for token in text.split():
     name, _, value = token.lstrip('-').partition('=')
-    if name in (POOL_FLAG, CONV_FLAG):
+    if name in (POOL_FLAG, CONV_FLAG, ORDER_FLAG):
       pseudo[name] = value
     elif name.endswith('_fusion_type'):
       options[name] = ','.join(f'LIBRARY_FUSION_TYPE_{v.upper()}'
@@ -70,17 +72,21 @@ def compiler_options(text: str) -> tuple[dict, dict]:
 @contextlib.contextmanager
 def _as_before(pseudo: dict):
   """Traces with flax's own max_pool and/or plain convolutions if asked."""
-  from lib import conv, errors, pooling  # pylint: disable=g-import-not-at-top
+  from lib import conv, errors, layers, pooling  # pylint: disable=g-import-not-at-top
   import flax.linen as nn  # pylint: disable=g-import-not-at-top
   from jax import lax  # pylint: disable=g-import-not-at-top
   for flag, valid in ((POOL_FLAG, ('reduce_window',)),
-                      (CONV_FLAG, ('plain', 'no_matmul', 'no_slices'))):
+                      (CONV_FLAG, ('plain', 'no_matmul', 'no_slices')),
+                      (ORDER_FLAG, ('after_activation',))):
     if pseudo.get(flag, valid[0]) not in valid:
       raise errors.UserError(f'--{flag} takes one of {", ".join(valid)}, '
                              f'got {pseudo[flag]!r}')
   ours_pool = pooling.POOLINGS['max']
   ours_conv = conv.Conv.keywords['conv_general_dilated']
   ours_settings = conv.MATMUL_FILTER_GRADIENTS, conv.FILTER_GRAD_SLICE
+  ours_order = layers.POOL_BEFORE_ACTIVATION
+  if ORDER_FLAG in pseudo:
+    layers.POOL_BEFORE_ACTIVATION = False
   if POOL_FLAG in pseudo:
     pooling.POOLINGS['max'] = lambda x, w, s, p: nn.max_pool(x, (w, w), (s, s), p)
   if pseudo.get(CONV_FLAG) == 'plain':  # The models hold lib.conv.Conv, a partial.
@@ -95,6 +101,7 @@ def _as_before(pseudo: dict):
     pooling.POOLINGS['max'] = ours_pool
     conv.Conv.keywords['conv_general_dilated'] = ours_conv
     conv.MATMUL_FILTER_GRADIENTS, conv.FILTER_GRAD_SLICE = ours_settings
+    layers.POOL_BEFORE_ACTIVATION = ours_order
 
 
 def main(argv):

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lib import activations, errors, pooling
+from lib import activations, errors, layers, pooling
 from lib.conv import Conv
 
 
@@ -104,19 +104,17 @@ class AlexNet(nn.Module):
     pool_name = 'none' if strided else self.pooling
     s = 2 if strided else 1  # Extra stride for a conv whose pool is dropped.
 
-    def conv(x, features, kernel, stride, pad, name):
-      x = Conv(features, (kernel, kernel), stride, ((pad, pad), (pad, pad)),
-               dtype=self.dtype, name=name)(x)
-      return act(x)
+    def conv(x, features, kernel, stride, pad, name, pool='none'):
+      return layers.conv_activation_pool(
+          x, self.activation, pool, 3, 2, features=features,
+          kernel_size=(kernel, kernel), strides=stride,
+          padding=((pad, pad), (pad, pad)), dtype=self.dtype, name=name)
 
-    x = conv(x, 64, 11, 4 * s, 2, 'conv1')
-    x = pooling.pool(pool_name, x, 3, 2)
-    x = conv(x, 192, 5, s, 2, 'conv2')
-    x = pooling.pool(pool_name, x, 3, 2)
+    x = conv(x, 64, 11, 4 * s, 2, 'conv1', pool_name)
+    x = conv(x, 192, 5, s, 2, 'conv2', pool_name)
     x = conv(x, 384, 3, 1, 1, 'conv3')
     x = conv(x, 256, 3, 1, 1, 'conv4')
-    x = conv(x, 256, 3, s, 1, 'conv5')
-    x = pooling.pool(pool_name, x, 3, 2)
+    x = conv(x, 256, 3, s, 1, 'conv5', pool_name)
     x = adaptive_avg_pool(x, 6).reshape((x.shape[0], -1))
     for i in (6, 7):
       x = nn.Dropout(self.dropout, deterministic=not train)(x)

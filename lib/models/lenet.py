@@ -24,8 +24,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lib import activations, errors, pooling
-from lib.conv import Conv
+from lib import activations, errors, layers, pooling
 
 _SIZE = 32  # The paper's input size; C5's 5x5 kernel exactly covers S4 then.
 
@@ -51,11 +50,14 @@ class LeNet5(nn.Module):
     x = jnp.pad(x, ((0, 0), (pad_h // 2, pad_h - pad_h // 2),
                     (pad_w // 2, pad_w - pad_w // 2), (0, 0)))
 
-    conv = lambda f, s, name: Conv(f, (5, 5), s, 'VALID', dtype=self.dtype,
-                                   name=name)
-    x = pooling.pool(pool_name, act(conv(6, stride, 'c1')(x)), 2)  # S2
-    x = pooling.pool(pool_name, act(conv(16, stride, 'c3')(x)), 2)  # S4
-    x = act(conv(120, (1, 1), 'c5')(x))
+    def conv(x, features, strides, name, pool):
+      return layers.conv_activation_pool(
+          x, self.activation, pool, 2, features=features, kernel_size=(5, 5),
+          strides=strides, padding='VALID', dtype=self.dtype, name=name)
+
+    x = conv(x, 6, stride, 'c1', pool_name)  # C1, S2
+    x = conv(x, 16, stride, 'c3', pool_name)  # C3, S4
+    x = conv(x, 120, (1, 1), 'c5', 'none')
     x = x.reshape((x.shape[0], -1))
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
     x = act(nn.Dense(84, dtype=self.dtype, name='f6')(x))
