@@ -79,6 +79,19 @@ def test_grain_iterator_state_round_trips(data_dir):
   np.testing.assert_array_equal(next(resumed)['image'], expected['image'])
 
 
+def test_grain_batch_is_one_read_of_the_examples_one_by_one(data_dir):
+  """The batched read gives each process the examples a per-example read
+  gives, in order: its block of the shuffled, relabeled stream."""
+  data = pipeline.Data(_data_config(data_dir, pipeline='grain'), 32, seed=0)
+  batches = data._train_dataset()  # pylint: disable=protected-access
+  examples = batches._parent  # pylint: disable=protected-access
+  for step in (0, 1, data.steps_per_epoch + 3):  # Into the second epoch.
+    batch = batches[step]
+    for k in ('image', 'label'):
+      np.testing.assert_array_equal(batch[k], np.stack(
+          [examples[step * 32 + i][k] for i in range(32)]))
+
+
 def test_eval_batches_cover_split_once_with_mask(data_dir):
   data = pipeline.Data(_data_config(data_dir), 128, seed=0)
   batches = list(data.eval_batches())
