@@ -147,3 +147,15 @@ def test_xla_flags_study_pool_order_pseudo_flag_switches_and_restores():
   with xla_flags_study._as_before(pseudo):  # pylint: disable=protected-access
     assert not layers.POOL_BEFORE_ACTIVATION
   assert layers.POOL_BEFORE_ACTIVATION
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason='torch is a benchmark-only install')
+def test_torch_cnn_pool_first_is_the_same_network(monkeypatch):
+  import torch  # pylint: disable=g-import-not-at-top
+  from experiments.bench import torch_models
+  torch.manual_seed(0)
+  model = torch_models.CNN(10)
+  x = torch.rand(4, 1, 28, 28)
+  written = model(x)
+  monkeypatch.setattr(torch_models, 'POOL_FIRST', True)
+  torch.testing.assert_close(model(x), written)

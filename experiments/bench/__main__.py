@@ -44,6 +44,9 @@ _MIN_WINDOWS = flags.DEFINE_integer(
     'min_windows', 15, 'Timing windows per contender at least: the median of '
     'few windows moves with the load of a shared machine.')
 _TORCH = flags.DEFINE_bool('torch', True, 'Also time PyTorch, if installed.')
+_TORCH_POOL_FIRST = flags.DEFINE_bool(
+    'torch_pool_first', False, "PyTorch's CNN max-pools before its ReLU, as "
+    'ours does by itself (by default it is written conv -> relu -> pool).')
 _PIPELINE = flags.DEFINE_list(
     'pipeline', ['digits', 'mnist'], 'Datasets for the input-pipeline '
     'overhead table (digits, mnist); empty to skip it.')
@@ -111,6 +114,7 @@ def _torch_module():
   import torch  # pylint: disable=g-import-not-at-top
   torch.set_num_threads(os.cpu_count())
   from experiments.bench import torch_models  # pylint: disable=g-import-not-at-top
+  torch_models.POOL_FIRST = _TORCH_POOL_FIRST.value
   return torch_models, ''
 
 

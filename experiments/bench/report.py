@@ -60,7 +60,9 @@ def environment_lines(env: dict) -> str:
     t = env['torch']
     lines.append(f"- PyTorch {t['version']}: torch.set_num_threads({t['intra_op']}), "
                  f"{t['inter_op']} inter-op threads, mkldnn "
-                 f"{'on' if t['mkldnn'] else 'off'}, NCHW, eager")
+                 f"{'on' if t['mkldnn'] else 'off'}, NCHW, eager"
+                 + ('; its CNN max-pools before the ReLU (--torch_pool_first)'
+                    if t.get('pool_first') else ''))
   else:
     lines.append(f"- PyTorch: {env['torch_missing']}")
   lines.append('- step time: median over alternating timing windows (ours, '

@@ -19,6 +19,11 @@ import torch.nn.functional as F
 from experiments.bench import cases
 
 
+# True: the CNN max-pools before its ReLU, the order our lib/layers.py picks
+# by itself (bench --torch_pool_first), to see what that order gives PyTorch.
+POOL_FIRST = False
+
+
 class CNN(nn.Module):
   """conv32-pool-conv64-pool-dense256-dense10 (the 'cnn' case)."""
 
@@ -30,8 +35,11 @@ class CNN(nn.Module):
     self.head = nn.Linear(256, num_classes)
 
   def forward(self, x):
-    x = F.max_pool2d(F.relu(self.conv0(x)), 2)
-    x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+    for conv in (self.conv0, self.conv1):
+      if POOL_FIRST:  # Our lib/layers.py's order, by hand (same values).
+        x = F.relu(F.max_pool2d(conv(x), 2))
+      else:
+        x = F.max_pool2d(F.relu(conv(x)), 2)
     return self.head(F.relu(self.dense(x.flatten(1))))
 
 
@@ -232,4 +240,5 @@ def threads() -> dict:
   return {'intra_op': torch.get_num_threads(),
           'inter_op': torch.get_num_interop_threads(),
           'version': torch.__version__,
-          'mkldnn': torch.backends.mkldnn.is_available()}
+          'mkldnn': torch.backends.mkldnn.is_available(),
+          'pool_first': POOL_FIRST}
