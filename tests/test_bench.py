@@ -159,3 +159,12 @@ def test_torch_cnn_pool_first_is_the_same_network(monkeypatch):
   written = model(x)
   monkeypatch.setattr(torch_models, 'POOL_FIRST', True)
   torch.testing.assert_close(model(x), written)
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason='torch is a benchmark-only install')
+def test_profile_lists_the_torch_twins_ops():
+  proc = run_module('experiments.bench.profile', '--model=logreg', '--torch',
+                    '--batch_size=8', '--steps=2', '--top=3', timeout=120)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  lines = [l for l in proc.stdout.strip().splitlines() if ' ms ' in l]
+  assert '(PyTorch)' in lines[0] and len(lines) == 4

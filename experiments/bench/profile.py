@@ -3,6 +3,7 @@ r"""Where a train step's time goes: XLA ops ranked by time, from a jax trace.
   python -m experiments.bench.profile --model=cnn --batch_size=128
   python -m experiments.bench.profile --model=resnet20 --top=40 \
       --xla_flags=--xla_cpu_experimental_ynn_fusion_type=
+  python -m experiments.bench.profile --model=resnet20 --torch  # PyTorch's
 
 Runs the benchmark's train step (experiments/bench/jax_steps.py) under
 jax.profiler, reads the trace back (jax.profiler.ProfileData, no TensorBoard
@@ -28,6 +29,8 @@ _TOP = flags.DEFINE_integer('top', 25, 'Ops to list.')
 _HLO = flags.DEFINE_bool('hlo', True, "Print each op's HLO instruction.")
 _TRACE_DIR = flags.DEFINE_string('trace_dir', '', 'Keep the trace here.')
 _XLA_FLAGS = flags.DEFINE_string('xla_flags', '', 'Extra XLA flags.')
+_TORCH = flags.DEFINE_bool('torch', False, "Profile the PyTorch twin instead "
+                           '(torch.profiler, ops by self CPU time).')
 
 
 def op_times(trace_dir: str) -> tuple[collections.Counter, collections.Counter]:
@@ -58,6 +61,25 @@ def hlo_lines(hlo_text: str) -> dict[str, str]:
   return lines
 
 
+def profile_torch(case, batch_size: int, steps: int, top: int) -> None:
+  """The PyTorch twin's step under torch.profiler: where its time goes."""
+  import torch  # pylint: disable=g-import-not-at-top
+  from experiments.bench import jax_steps, torch_models  # pylint: disable=g-import-not-at-top
+  torch.set_num_threads(os.cpu_count())
+  batch = jax_steps.synthetic_batch(batch_size, case.image_shape, case.num_classes)
+  step = torch_models.build(case, batch_size, batch['image'], batch['label'])
+  step.run(3)
+  with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+    step.run(steps)
+  events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+  all_us = sum(e.self_cpu_time_total for e in events)
+  print(f'{case.name} batch {batch_size} (PyTorch): {all_us / 1e3 / steps:.2f} ms '
+        'of ops per step (self CPU time)')
+  for e in events[:top]:
+    print(f'{e.self_cpu_time_total / 1e3 / steps:8.3f} ms '
+          f'{100 * e.self_cpu_time_total / all_us:5.1f}%  x{e.count / steps:<4g} {e.key}')
+
+
 def main(argv):
   del argv
   from lib import errors, xla_cpu  # pylint: disable=g-import-not-at-top
@@ -68,6 +90,13 @@ def main(argv):
   import jax  # pylint: disable=g-import-not-at-top
   if _MODEL.value not in cases.CASES:
     raise errors.unknown_name('benchmark model', _MODEL.value, cases.CASES)
+  if _TORCH.value:
+    import importlib.util  # pylint: disable=g-import-not-at-top
+    if importlib.util.find_spec('torch') is None:
+      raise errors.UserError('--torch needs PyTorch: pip install -r '
+                             'experiments/bench/requirements.txt')
+    return profile_torch(cases.CASES[_MODEL.value], _BATCH.value, _STEPS.value,
+                         _TOP.value)
   step = jax_steps.build(cases.CASES[_MODEL.value], _BATCH.value)
   step.run(3)
   trace_dir = _TRACE_DIR.value or tempfile.mkdtemp(prefix='bench_profile_')
