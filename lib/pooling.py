@@ -49,13 +49,18 @@ def _max_pool_bwd(window: int, stride: int, pads: Pads, residuals, g):
   oh, ow = y.shape[1:3]
   (top, bottom), (left, right) = pads
   k, s = window, stride
+  # Window positions as int8 where they fit: the index tensor is the size
+  # of the pooled map, and a quarter of its bytes made the CNN's step a few
+  # percent faster (an A/B of the two on batches of 128 and 512).
+  index = jnp.int8 if k * k < 128 else jnp.int32
   if s == k and top == bottom == left == right == 0:
     # Disjoint windows: view them as axes 2 and 4 and pick in place.
     x6 = x[:, :oh * k, :ow * k].reshape(n, oh, k, ow, k, c)
     y6, g6 = y[:, :, None, :, None, :], g[:, :, None, :, None, :]
-    pos = (jax.lax.broadcasted_iota(jnp.int32, (1, 1, k, 1, k, 1), 2) * k +
-           jax.lax.broadcasted_iota(jnp.int32, (1, 1, k, 1, k, 1), 4))
-    first = jnp.min(jnp.where(x6 == y6, pos, k * k), axis=(2, 4), keepdims=True)
+    pos = (jax.lax.broadcasted_iota(index, (1, 1, k, 1, k, 1), 2) * k +
+           jax.lax.broadcasted_iota(index, (1, 1, k, 1, k, 1), 4))
+    first = jnp.min(jnp.where(x6 == y6, pos, index(k * k)), axis=(2, 4),
+                    keepdims=True)
     dx = jnp.where(pos == first, g6, jnp.zeros((), g.dtype))
     dx = dx.reshape(n, oh * k, ow * k, c)
     return (jnp.pad(dx, ((0, 0), (0, h - oh * k), (0, w - ow * k), (0, 0))),)
@@ -71,13 +76,13 @@ def _max_pool_bwd(window: int, stride: int, pads: Pads, residuals, g):
                          (n, i + (oh - 1) * s + 1, j + (ow - 1) * s + 1, c),
                          (1, s, s, 1))
 
-  first = jnp.full(y.shape, k * k, jnp.int32)
-  for index in reversed(range(k * k)):  # The earliest maximum wins.
-    first = jnp.where(element(*offsets[index]) == y, index, first)
+  first = jnp.full(y.shape, k * k, index)
+  for t in reversed(range(k * k)):  # The earliest maximum wins.
+    first = jnp.where(element(*offsets[t]) == y, index(t), first)
   zero = jnp.zeros((), g.dtype)
   dxp = jnp.zeros(xp.shape, g.dtype)
-  for index, (i, j) in enumerate(offsets):
-    share = jnp.where(first == index, g, zero)
+  for t, (i, j) in enumerate(offsets):
+    share = jnp.where(first == t, g, zero)
     dxp = dxp + jax.lax.pad(share, zero, (
         (0, 0, 0), (i, hp - i - (oh - 1) * s - 1, s - 1),
         (j, wp - j - (ow - 1) * s - 1, s - 1), (0, 0, 0)))
