@@ -1,8 +1,9 @@
 """Our faster gradients give the gradients JAX's own differentiation gives.
 
 lib/pooling.py (max pool) and lib/conv.py (convolution) replace how JAX
-differentiates two ops, for speed on XLA:CPU. A speed change must not change
-what is learned: these compare against jax.grad of the plain ops.
+differentiates two ops, and lib/layers.py reorders conv -> activation -> max
+pool, for speed on XLA:CPU. A speed change must not change what is learned:
+these compare against jax.grad of the plain ops in their written order.
 """
 import flax.linen as nn
 import jax
