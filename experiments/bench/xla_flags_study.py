@@ -71,7 +71,8 @@ def compiler_options(text: str) -> tuple[dict, dict]:
 
 @contextlib.contextmanager
 def _as_before(pseudo: dict):
-  """Traces with flax's own max_pool and/or plain convolutions if asked."""
+  """Traces with flax's own max_pool, plain convolutions and/or pooling
+  after the activation, as the pseudo-flags ask."""
   from lib import conv, errors, layers, pooling  # pylint: disable=g-import-not-at-top
   import flax.linen as nn  # pylint: disable=g-import-not-at-top
   from jax import lax  # pylint: disable=g-import-not-at-top
