@@ -54,6 +54,9 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
   c.train.checkpoint_every_steps = 500
   c.train.keep_checkpoints = 3
   c.train.compute_dtype = 'float32'  # 'bfloat16': mixed precision, f32 params.
+  # Gradient rewrites measured to speed up XLA:CPU (lib/cpu_gradients):
+  # 'auto' = on for the CPU backend only, 'on', 'off', or a list of names.
+  c.train.fast_cpu_gradients = 'auto'
   return c
 
 

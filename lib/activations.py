@@ -28,8 +28,9 @@ ACTIVATIONS: dict[str, Activation] = {
 }
 
 
-# Never decreasing: max pooling commutes with these (lib/layers.py pools
-# before the activation). Not gelu or silu, which dip below zero and back.
+# Never decreasing: max pooling commutes with these (lib/cpu_gradients'
+# pool_first rewrite pools before the activation). Not gelu or silu, which
+# dip below zero and back.
 NON_DECREASING = frozenset({'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu',
                             'softplus', 'relu6', 'identity'})
 

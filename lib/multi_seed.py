@@ -88,7 +88,8 @@ class _Program:
     self.run = run = trainer.Run(config)  # Validates; nothing written yet.
     shape, batch_size = run.data.spec.image_shape, config.train.batch_size
     step_fn = train_step.make_train_step(run.model, run.tx, config.data.random_shift,
-                                         config.train.grad_accum_steps)
+                                         config.train.grad_accum_steps,
+                                         run.gradient_rewrites)
 
     def one_seed_step(state, key, perm, arrays):
       return step_fn(state, pipeline.device_batch(arrays, state.step, key,

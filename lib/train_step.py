@@ -5,6 +5,7 @@ global batch; the trainer compiles them with the batch sharded over the
 device mesh, so XLA adds the cross-device gradient (and BatchNorm
 statistics) reductions itself.
 """
+import functools
 from typing import Any, Callable
 
 import flax
@@ -13,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from lib import losses
+from lib import cpu_gradients, losses
 from lib.data import device_augment, pipeline
 
 
@@ -38,23 +39,33 @@ def init_state(model: nn.Module, tx: optax.GradientTransformation,
                     rng=step_key)
 
 
-def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
-                    random_shift: int = 0, grad_accum_steps: int = 1
-                    ) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
-
-  def loss_and_grads(params, model_state, images, labels, dropout_rng):
-    def loss_fn(params):
+def loss_and_grads(model: nn.Module, params, model_state, images, labels,
+                   dropout_rng, gradient_rewrites: frozenset[str] = frozenset()):
+  """Mean cross-entropy of the batch in train mode, its gradient with
+  respect to `params`, the logits and the updated model state. The model is
+  differentiated with lib/cpu_gradients' `gradient_rewrites` (none: JAX's own)."""
+  def loss_fn(params):
+    with cpu_gradients.applied(gradient_rewrites):
       logits, new_model_state = model.apply(
           {'params': params, **model_state}, images, train=True,
           rngs={'dropout': dropout_rng}, mutable=list(model_state))
-      loss = losses.per_example_loss(logits, labels).mean()
-      return loss, (logits, dict(new_model_state))
-    (loss, (logits, new_model_state)), grads = jax.value_and_grad(
-        loss_fn, has_aux=True)(params)
-    return loss, logits, new_model_state, grads
+    loss = losses.per_example_loss(logits, labels).mean()
+    return loss, (logits, dict(new_model_state))
+  (loss, (logits, new_model_state)), grads = jax.value_and_grad(
+      loss_fn, has_aux=True)(params)
+  return loss, logits, new_model_state, grads
+
+
+def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
+                    random_shift: int = 0, grad_accum_steps: int = 1,
+                    gradient_rewrites: frozenset[str] = frozenset()
+                    ) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
+  """The step; `gradient_rewrites` as lib.cpu_gradients.resolve gives them."""
+  compute_grads = functools.partial(loss_and_grads, model,
+                                    gradient_rewrites=gradient_rewrites)
 
   def accumulated(params, model_state, images, labels, dropout_rng):
-    """Same as loss_and_grads over the batch, run in `grad_accum_steps` slices.
+    """Same as compute_grads over the batch, run in `grad_accum_steps` slices.
 
     Slice j takes examples j, j+k, j+2k, ...: each device keeps its own rows,
     so slicing moves no data between devices.
@@ -65,7 +76,7 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
     def body(carry, micro):
       grads_sum, loss_sum, model_state = carry
       j, micro_images, micro_labels = micro
-      loss, logits, model_state, grads = loss_and_grads(
+      loss, logits, model_state, grads = compute_grads(
           params, model_state, micro_images, micro_labels,
           jax.random.fold_in(dropout_rng, j))
       grads_sum = jax.tree.map(jnp.add, grads_sum, grads)
@@ -89,7 +100,7 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
     images = device_augment.random_shift(batch['image'], shift_rng, random_shift)
     images, labels = pipeline.to_float(images), batch['label']
 
-    compute = loss_and_grads if grad_accum_steps == 1 else accumulated
+    compute = compute_grads if grad_accum_steps == 1 else accumulated
     loss, logits, model_state, grads = compute(
         state.params, state.model_state, images, labels, dropout_rng)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)

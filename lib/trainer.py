@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from lib import checkpointing, errors, losses, metrics_writer, models, optim
+from lib import checkpointing, cpu_gradients, errors, losses, metrics_writer, models, optim
 from lib import parallel, preemption, progress, train_step, xla_cpu
 from lib.data import pipeline
 
@@ -34,6 +34,7 @@ class Run:
                                 COMPUTE_DTYPES)
     if problem := xla_cpu.check(config.train.compute_dtype):
       raise errors.UserError(problem)
+    self.gradient_rewrites = cpu_gradients.resolve(config.train.fast_cpu_gradients)
     self.data = pipeline.Data(config.data, config.train.batch_size, config.seed)
     per_device = config.train.batch_size // jax.device_count()
     if config.train.grad_accum_steps < 1 or per_device % config.train.grad_accum_steps:
@@ -84,7 +85,8 @@ def _compile_train_step(run: Run, mesh):
   config, data = run.config, run.data
   replicated, batch_sharding = parallel.replicated(mesh), parallel.batch_sharding(mesh)
   step_fn = train_step.make_train_step(run.model, run.tx, config.data.random_shift,
-                                       config.train.grad_accum_steps)
+                                       config.train.grad_accum_steps,
+                                       run.gradient_rewrites)
   if config.data.pipeline == 'device':
     # The split lives on every device; each step gathers its own batch. The
     # epoch's order is drawn once per epoch, not in every step (see

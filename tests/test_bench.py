@@ -119,34 +119,34 @@ def test_xla_flags_study_compares_variants(tmp_path):
   out = str(tmp_path / 'study')
   proc = run_module('experiments.bench.xla_flags_study', '--models=resnet20',
                     '--batch_sizes=4', '--steps=1', '--max_seconds=0.1',
-                    '--variant=now:', '--variant=plain:--bench_conv=plain',
+                    '--variant=now:', '--variant=plain:--fast_cpu_gradients=off',
                     '--variant=ynn_off:--xla_cpu_experimental_ynn_fusion_type=',
                     f'--out={out}', timeout=300)
   assert proc.returncode == 0, proc.stderr[-2000:]
   with open(out + '.md') as f:
     table = f.read()
   assert '| now | `(defaults)` |' in table and '1.00x' in table
-  assert '`--bench_conv=plain`' in table and '| ynn_off |' in table
+  assert '`--fast_cpu_gradients=off`' in table and '| ynn_off |' in table
 
 
-def test_xla_flags_study_rejects_an_unknown_pseudo_flag_value():
+def test_xla_flags_study_rejects_an_unknown_rewrite():
   proc = run_module('experiments.bench.xla_flags_study', '--models=logreg',
-                    '--variant=x:--bench_conv=fast', timeout=60)
+                    '--variant=x:--fast_cpu_gradients=fast', timeout=60)
   assert proc.returncode == 2
   assert proc.stderr.strip().splitlines() == [
-      'error: --bench_conv takes one of plain, no_matmul, no_slices, got '
-      "'fast'"]
+      'error: --fast_cpu_gradients takes auto, on, off or rewrite names '
+      '(max_pool, conv_barrier, matmul_filter_grad, sliced_filter_grad, '
+      "pool_first), got 'fast'"]
 
 
-def test_xla_flags_study_pool_order_pseudo_flag_switches_and_restores():
+def test_xla_flags_study_pseudo_flag_chooses_the_rewrites():
   from experiments.bench import xla_flags_study
-  from lib import layers
+  from lib import cpu_gradients
   options, pseudo = xla_flags_study.compiler_options(
-      '--bench_pool_order=after_activation --xla_cpu_use_onednn=false')
+      '--fast_cpu_gradients=max_pool,pool_first --xla_cpu_use_onednn=false')
   assert options == {'xla_cpu_use_onednn': False}
-  with xla_flags_study._as_before(pseudo):  # pylint: disable=protected-access
-    assert not layers.POOL_BEFORE_ACTIVATION
-  assert layers.POOL_BEFORE_ACTIVATION
+  assert xla_flags_study.rewrites(pseudo) == {'max_pool', 'pool_first'}
+  assert xla_flags_study.rewrites({}) == cpu_gradients.resolve('auto')
 
 
 @pytest.mark.skipif(not HAS_TORCH, reason='torch is a benchmark-only install')

@@ -204,10 +204,8 @@ def test_cli_reports_a_missing_run_in_one_line(tmp_path):
 
 
 def test_feature_map_stages_follow_the_model_as_written():
-  """conv -> relu at full size, then the pool, although the layers pool
-  first when they run (lib/layers.py); the trace leaves that order on."""
+  """conv -> relu at full size, then the pool: the model as written."""
   import jax  # pylint: disable=g-import-not-at-top
-  from lib import layers  # pylint: disable=g-import-not-at-top
   from lib.visualize import probe  # pylint: disable=g-import-not-at-top
   model = models.build(digits_cnn.get_config().model, 10)
   images = np.random.default_rng(0).random((2, 8, 8, 1), np.float32)
@@ -219,4 +217,3 @@ def test_feature_map_stages_follow_the_model_as_written():
       ('conv1_1/conv + relu', (4, 4)), ('max pool 2x2', (2, 2))]
   np.testing.assert_allclose(trace.logits, model.apply(variables, images),
                              rtol=1e-5, atol=1e-6)
-  assert layers.POOL_BEFORE_ACTIVATION

@@ -12,7 +12,7 @@ import jax
 import numpy as np
 
 from experiments.bench import cases
-from lib import flops, models, optim, train_step
+from lib import cpu_gradients, flops, models, optim, train_step
 
 
 @dataclasses.dataclass
@@ -32,9 +32,11 @@ def synthetic_batch(batch_size: int, image_shape, num_classes: int,
 
 
 def build(case: cases.Case, batch_size: int,
-          compiler_options: dict | None = None) -> JaxStep:
+          compiler_options: dict | None = None,
+          gradient_rewrites: frozenset[str] | None = None) -> JaxStep:
   """Compiles the step; `compiler_options` overrides XLA debug options for
-  this compilation only (as XLA_FLAGS would for the whole process)."""
+  this compilation only (as XLA_FLAGS would for the whole process);
+  `gradient_rewrites` defaults to what the trainer's 'auto' gives."""
   import time  # pylint: disable=g-import-not-at-top
   model = models.build(case.model_config(), case.num_classes)
   tx = optim.build(cases.optimizer_config(), total_steps=1, steps_per_epoch=1)
@@ -43,7 +45,11 @@ def build(case: cases.Case, batch_size: int,
   batch = jax.device_put(synthetic_batch(batch_size, case.image_shape,
                                          case.num_classes))
   start = time.perf_counter()
-  lowered = jax.jit(train_step.make_train_step(model, tx),
+  if gradient_rewrites is None:
+    gradient_rewrites = cpu_gradients.resolve('auto')
+  step_fn = train_step.make_train_step(model, tx,
+                                       gradient_rewrites=gradient_rewrites)
+  lowered = jax.jit(step_fn,
                     donate_argnums=0).lower(state, batch)
   compiled = (lowered.compile(compiler_options) if compiler_options
               else lowered.compile())

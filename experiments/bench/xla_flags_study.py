@@ -17,16 +17,13 @@ the baseline of the ratios.
 
 A variant is NAME:FLAGS, FLAGS in XLA_FLAGS syntax; list-valued fusion-type
 flags take lower-case names (dot, eltwise, reduce, individual_dot,
-individual_convolution). Two pseudo-flags trace the model as it was before
-our changes: --bench_max_pool=reduce_window uses flax's max_pool and its
-autodiff gradient instead of lib/pooling.py's, --bench_conv=plain uses
-lax.conv_general_dilated instead of lib/conv.py's; --bench_conv=no_matmul and
---bench_conv=no_slices keep lib/conv.py but turn off one of its filter
-gradients (as matrix products; large batches in slices);
---bench_pool_order=after_activation max-pools after the bias and activation,
-as written, instead of before them (lib/layers.py).
+individual_convolution). One pseudo-flag chooses lib/cpu_gradients' rewrites
+for the variant, as the config's train.fast_cpu_gradients does:
+--fast_cpu_gradients=off traces the plain models with JAX's own gradients,
+=on (or =auto, the default) all the rewrites, and a comma-separated list of
+rewrite names (max_pool, conv_barrier, matmul_filter_grad,
+sliced_filter_grad, pool_first) only those, for an A/B of each.
 """
-import contextlib
 import json
 import os
 
@@ -47,7 +44,7 @@ _XLA_FLAGS = flags.DEFINE_string('xla_flags', '', 'Extra XLA flags for the '
 _OUT = flags.DEFINE_string('out', '', 'Write OUT.md and OUT.json.')
 flags.mark_flag_as_required('variant')
 
-POOL_FLAG, CONV_FLAG, ORDER_FLAG = 'bench_max_pool', 'bench_conv', 'bench_pool_order'
+REWRITES_FLAG = 'fast_cpu_gradients'
 
 
 def compiler_options(text: str) -> tuple[dict, dict]:
@@ -55,7 +52,7 @@ def compiler_options(text: str) -> tuple[dict, dict]:
   options, pseudo = {}, {}
   for token in text.split():
     name, _, value = token.lstrip('-').partition('=')
-    if name in (POOL_FLAG, CONV_FLAG, ORDER_FLAG):
+    if name == REWRITES_FLAG:
       pseudo[name] = value
     elif name.endswith('_fusion_type'):
       options[name] = ','.join(f'LIBRARY_FUSION_TYPE_{v.upper()}'
@@ -69,40 +66,17 @@ def compiler_options(text: str) -> tuple[dict, dict]:
   return options, pseudo
 
 
-@contextlib.contextmanager
-def _as_before(pseudo: dict):
-  """Traces with flax's own max_pool, plain convolutions and/or pooling
-  after the activation, as the pseudo-flags ask."""
-  from lib import conv, errors, layers, pooling  # pylint: disable=g-import-not-at-top
-  import flax.linen as nn  # pylint: disable=g-import-not-at-top
-  from jax import lax  # pylint: disable=g-import-not-at-top
-  for flag, valid in ((POOL_FLAG, ('reduce_window',)),
-                      (CONV_FLAG, ('plain', 'no_matmul', 'no_slices')),
-                      (ORDER_FLAG, ('after_activation',))):
-    if pseudo.get(flag, valid[0]) not in valid:
-      raise errors.UserError(f'--{flag} takes one of {", ".join(valid)}, '
-                             f'got {pseudo[flag]!r}')
-  ours_pool = pooling.POOLINGS['max']
-  ours_conv = conv.Conv.keywords['conv_general_dilated']
-  ours_settings = conv.MATMUL_FILTER_GRADIENTS, conv.FILTER_GRAD_SLICE
-  ours_order = layers.POOL_BEFORE_ACTIVATION
-  if ORDER_FLAG in pseudo:
-    layers.POOL_BEFORE_ACTIVATION = False
-  if POOL_FLAG in pseudo:
-    pooling.POOLINGS['max'] = lambda x, w, s, p: nn.max_pool(x, (w, w), (s, s), p)
-  if pseudo.get(CONV_FLAG) == 'plain':  # The models hold lib.conv.Conv, a partial.
-    conv.Conv.keywords['conv_general_dilated'] = lax.conv_general_dilated
-  elif pseudo.get(CONV_FLAG) == 'no_matmul':
-    conv.MATMUL_FILTER_GRADIENTS = False
-  elif pseudo.get(CONV_FLAG) == 'no_slices':
-    conv.FILTER_GRAD_SLICE = 0
+def rewrites(pseudo: dict) -> frozenset[str]:
+  """The variant's lib/cpu_gradients rewrites (default: the trainer's 'auto')."""
+  from lib import cpu_gradients, errors  # pylint: disable=g-import-not-at-top
+  value = pseudo.get(REWRITES_FLAG, 'auto')
   try:
-    yield
-  finally:
-    pooling.POOLINGS['max'] = ours_pool
-    conv.Conv.keywords['conv_general_dilated'] = ours_conv
-    conv.MATMUL_FILTER_GRADIENTS, conv.FILTER_GRAD_SLICE = ours_settings
-    layers.POOL_BEFORE_ACTIVATION = ours_order
+    return cpu_gradients.resolve(value)
+  except errors.UserError:
+    raise errors.UserError(
+        f'--{REWRITES_FLAG} takes {", ".join(cpu_gradients.SETTINGS)} or '
+        f'rewrite names ({", ".join(cpu_gradients.REWRITES)}), got {value!r}'
+    ) from None
 
 
 def main(argv):
@@ -119,7 +93,9 @@ def main(argv):
     name, sep, text = v.partition(':')
     if not sep or not name:
       raise errors.UserError(f'--variant must be NAME:FLAGS, got {v!r}')
-    variants.append((name, text, *compiler_options(text)))
+    options, pseudo = compiler_options(text)
+    rewrites(pseudo)  # A bad value fails before anything compiles.
+    variants.append((name, text, options, pseudo))
   for m in _MODELS.value:
     if m not in cases.CASES:
       raise errors.unknown_name('benchmark model', m, cases.CASES)
@@ -130,11 +106,10 @@ def main(argv):
     for b in [int(x) for x in _BATCH_SIZES.value or case.batch_sizes]:
       steps = {}
       for name, _, options, pseudo in variants:
-        with _as_before(pseudo):
-          try:
-            steps[name] = jax_steps.build(case, b, options)
-          except jax.errors.JaxRuntimeError as e:
-            raise errors.UserError(f'variant {name!r}: {str(e).splitlines()[0]}') from None
+        try:
+          steps[name] = jax_steps.build(case, b, options, rewrites(pseudo))
+        except jax.errors.JaxRuntimeError as e:
+          raise errors.UserError(f'variant {name!r}: {str(e).splitlines()[0]}') from None
       stats = timing.interleaved({n: s.run for n, s in steps.items()},
                                  _STEPS.value, max_seconds=_MAX_SECONDS.value)
       row = {'model': m, 'batch_size': b, 'load': os.getloadavg()[0],

@@ -33,8 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lib import activations, errors, layers, pooling
-from lib.conv import Conv
+from lib import activations, errors, pooling
 
 
 def _check(name: str, pooling_name: str, x: jax.Array) -> None:
@@ -105,10 +104,9 @@ class AlexNet(nn.Module):
     s = 2 if strided else 1  # Extra stride for a conv whose pool is dropped.
 
     def conv(x, features, kernel, stride, pad, name, pool='none'):
-      return layers.conv_activation_pool(
-          x, self.activation, pool, 3, 2, features=features,
-          kernel_size=(kernel, kernel), strides=stride,
-          padding=((pad, pad), (pad, pad)), dtype=self.dtype, name=name)
+      x = nn.Conv(features, (kernel, kernel), stride, ((pad, pad), (pad, pad)),
+                  dtype=self.dtype, name=name)(x)
+      return pooling.pool(pool, act(x), 3, 2)
 
     x = conv(x, 64, 11, 4 * s, 2, 'conv1', pool_name)
     x = conv(x, 192, 5, s, 2, 'conv2', pool_name)
@@ -142,8 +140,8 @@ class AlexNetPaper(nn.Module):
             else (lambda y: y))
 
     def conv(x, features, kernel, stride, pad, groups, name):
-      x = Conv(features, (kernel, kernel), stride, ((pad, pad), (pad, pad)),
-               feature_group_count=groups, dtype=self.dtype, name=name)(x)
+      x = nn.Conv(features, (kernel, kernel), stride, ((pad, pad), (pad, pad)),
+                  feature_group_count=groups, dtype=self.dtype, name=name)(x)
       return act(x)
 
     # conv1 sees the whole image in both towers: not grouped.

@@ -24,7 +24,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lib import activations, errors, layers, pooling
+from lib import activations, errors, pooling
 
 _SIZE = 32  # The paper's input size; C5's 5x5 kernel exactly covers S4 then.
 
@@ -51,9 +51,9 @@ class LeNet5(nn.Module):
                     (pad_w // 2, pad_w - pad_w // 2), (0, 0)))
 
     def conv(x, features, strides, name, pool):
-      return layers.conv_activation_pool(
-          x, self.activation, pool, 2, features=features, kernel_size=(5, 5),
-          strides=strides, padding='VALID', dtype=self.dtype, name=name)
+      x = nn.Conv(features, (5, 5), strides, 'VALID', dtype=self.dtype,
+                  name=name)(x)
+      return pooling.pool(pool, act(x), 2)
 
     x = conv(x, 6, stride, 'c1', pool_name)  # C1, S2
     x = conv(x, 16, stride, 'c3', pool_name)  # C3, S4

@@ -28,7 +28,6 @@ import jax
 import jax.numpy as jnp
 
 from lib import activations, errors, pooling
-from lib.conv import Conv
 
 BLOCKS = ('basic', 'bottleneck')
 SHORTCUTS = ('zeros', 'projection')
@@ -47,9 +46,9 @@ class _ConvBN(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     pad = (self.kernel - 1) // 2  # torch-style symmetric padding.
-    x = Conv(self.features, (self.kernel, self.kernel), self.stride,
-             ((pad, pad), (pad, pad)), use_bias=False,
-             kernel_init=CONV_INIT, dtype=self.dtype, name='conv')(x)
+    x = nn.Conv(self.features, (self.kernel, self.kernel), self.stride,
+                ((pad, pad), (pad, pad)), use_bias=False,
+                kernel_init=CONV_INIT, dtype=self.dtype, name='conv')(x)
     return nn.BatchNorm(
         use_running_average=not train, momentum=0.9, epsilon=1e-5,
         scale_init=(nn.initializers.zeros if self.zero_scale
@@ -136,9 +135,9 @@ class ResNet(nn.Module):
     block_cls = BasicBlock if self.block == 'basic' else BottleneckBlock
     strided = self.pooling == 'strided'
 
-    x = Conv(self.width, (7, 7), 4 if strided else 2, ((3, 3), (3, 3)),
-             use_bias=False, kernel_init=CONV_INIT, dtype=self.dtype,
-             name='stem_conv')(x)
+    x = nn.Conv(self.width, (7, 7), 4 if strided else 2, ((3, 3), (3, 3)),
+                use_bias=False, kernel_init=CONV_INIT, dtype=self.dtype,
+                name='stem_conv')(x)
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                      epsilon=1e-5, dtype=self.dtype, name='stem_bn')(x)
     x = activations.get(self.activation)(x)

@@ -13,10 +13,9 @@ Convs and denses are found with Flax's method interception, so any Linen
 model works. Pooling and activations are plain functions (lib/pooling.py,
 lib/activations.py), which Flax cannot see; while tracing, `pooling.pool` and
 `activations.get` are wrapped to record their outputs. All models reach them
-through those module attributes, as the registries intend. The model is
-traced in the order it is written (conv, activation, pool): lib/layers.py's
-faster pool-before-activation order gives the same outputs but would show a
-pool of raw conv outputs and a pooled conv response.
+through those module attributes, as the registries intend. The models are
+plain Flax in their written order (conv, activation, pool), and so is the
+trace: lib/cpu_gradients' speed rewrites apply only inside a train step.
 """
 import contextlib
 import dataclasses
@@ -26,7 +25,7 @@ import flax.linen as nn
 import jax
 import numpy as np
 
-from lib import activations, layers, pooling
+from lib import activations, pooling
 
 
 @dataclasses.dataclass
@@ -133,15 +132,12 @@ class _Recorder:
 @contextlib.contextmanager
 def _wrapped_registries(recorder: _Recorder):
   get, pool = activations.get, pooling.pool
-  order = layers.POOL_BEFORE_ACTIVATION
   activations.get = lambda name: recorder.wrap_activation(name, get(name))
   pooling.pool = recorder.wrap_pool(pool)
-  layers.POOL_BEFORE_ACTIVATION = False
   try:
     yield
   finally:
     activations.get, pooling.pool = get, pool
-    layers.POOL_BEFORE_ACTIVATION = order
 
 
 def trace(model: nn.Module, variables: dict, images: np.ndarray) -> Trace:

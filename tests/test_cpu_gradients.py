@@ -1,9 +1,10 @@
-"""Our faster gradients give the gradients JAX's own differentiation gives.
+"""Each rewrite of lib/cpu_gradients, layer by layer, against JAX's own gradient.
 
-lib/pooling.py (max pool) and lib/conv.py (convolution) replace how JAX
-differentiates two ops, and lib/layers.py reorders conv -> activation -> max
-pool, for speed on XLA:CPU. A speed change must not change what is learned:
-these compare against jax.grad of the plain ops in their written order.
+The rewrites replace how JAX differentiates max pooling and convolutions and
+reorder ConvBlock's conv -> activation -> max pool, for speed on XLA:CPU. A
+speed change must not change what is learned: these compare, under jit,
+against jax.grad of the plain layers in their written order.
+tests/test_whole_model_gradients.py does the same for every whole model.
 """
 import flax.linen as nn
 import jax
@@ -11,7 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lib import activations, conv, layers, pooling
+from lib import activations, cpu_gradients, layers, pooling
+from lib.cpu_gradients import max_pool
 
 
 def _cotangent(shape, seed=1):
@@ -32,24 +34,31 @@ def test_max_pool_gradient_matches_select_and_scatter(shape, window, stride,
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.integers(0, 3, shape).astype(np.float32))  # Many ties.
   reference = lambda x: nn.max_pool(x, (window, window), (stride, stride), padding)
-  ours = lambda x: pooling.pool('max', x, window, stride, padding)
-  y, vjp = jax.vjp(ours, x)
-  np.testing.assert_array_equal(y, reference(x))
+  ours = lambda x: max_pool.max_pool(x, window, stride, padding)
   # Integer cotangents make every sum exact, so any routing difference shows.
-  g = jnp.asarray(rng.integers(-4, 5, y.shape).astype(np.float32))
-  np.testing.assert_array_equal(vjp(g)[0], jax.vjp(reference, x)[1](g)[0])
+  g = jnp.asarray(rng.integers(-4, 5, reference(x).shape).astype(np.float32))
+  vjp_of = lambda f: jax.jit(lambda x: (f(x), jax.vjp(f, x)[1](g)[0]))
+  (y, dx), (y0, dx0) = vjp_of(ours)(x), vjp_of(reference)(x)
+  np.testing.assert_array_equal(y, y0)
+  np.testing.assert_array_equal(dx, dx0)
 
 
-def _conv_grads(module_cls, batch, channels=6, features=8, **settings):
+CONV_REWRITES = frozenset({'conv_barrier', 'matmul_filter_grad',
+                           'sliced_filter_grad'})
+
+
+def _conv_grads(rewrites, batch, channels=6, features=8, **settings):
+  """nn.Conv's output and jitted gradients, differentiated with `rewrites`."""
   x = jax.random.normal(jax.random.PRNGKey(0), (batch, 10, 10, channels))
-  module = module_cls(features=features, **settings)
+  module = nn.Conv(features=features, **settings)
   params = module.init(jax.random.PRNGKey(2), x[:1])
   y = module.apply(params, x)
   g = _cotangent(y.shape)
 
   @jax.jit
   def grads(params, x):
-    _, vjp = jax.vjp(lambda p, x: module.apply(p, x), params, x)
+    with cpu_gradients.applied(rewrites):
+      _, vjp = jax.vjp(lambda p, x: module.apply(p, x), params, x)
     return vjp(g)
   return y, grads(params, x)
 
@@ -64,20 +73,21 @@ CONV_SETTINGS = [
 
 @pytest.mark.parametrize('settings', CONV_SETTINGS)
 def test_conv_gradient_is_bitwise_flax_below_the_slice(settings):
-  batch = conv.FILTER_GRAD_SLICE  # One slice: only the input barrier differs.
-  y, (dparams, dx) = _conv_grads(conv.Conv, batch, **settings)
-  y0, (dparams0, dx0) = _conv_grads(nn.Conv, batch, **settings)
+  batch = cpu_gradients.FILTER_GRAD_SLICE  # One slice: only the barrier differs.
+  y, (dparams, dx) = _conv_grads({'conv_barrier', 'sliced_filter_grad'}, batch,
+                                 **settings)
+  y0, (dparams0, dx0) = _conv_grads(frozenset(), batch, **settings)
   np.testing.assert_array_equal(y, y0)
   np.testing.assert_array_equal(dx, dx0)
   jax.tree.map(np.testing.assert_array_equal, dparams, dparams0)
 
 
 def _assert_matches_flax_up_to_sum_order(batch, **settings):
-  """Same outputs and input gradient as nn.Conv, bit for bit; the kernel's
+  """Same outputs and input gradient as JAX's, bit for bit; the kernel's
   gradient equal up to float32 rounding relative to its scale (only the
   order of the sum over examples and pixels differs)."""
-  y, (dparams, dx) = _conv_grads(conv.Conv, batch, **settings)
-  y0, (dparams0, dx0) = _conv_grads(nn.Conv, batch, **settings)
+  y, (dparams, dx) = _conv_grads(CONV_REWRITES, batch, **settings)
+  y0, (dparams0, dx0) = _conv_grads(frozenset(), batch, **settings)
   np.testing.assert_array_equal(y, y0)
   np.testing.assert_array_equal(dx, dx0)
   close = lambda a, b: np.testing.assert_allclose(
@@ -87,7 +97,7 @@ def _assert_matches_flax_up_to_sum_order(batch, **settings):
 
 @pytest.mark.parametrize('settings', CONV_SETTINGS)
 def test_sliced_filter_gradient_equals_the_whole_batch_one(settings):
-  _assert_matches_flax_up_to_sum_order(4 * conv.FILTER_GRAD_SLICE, **settings)
+  _assert_matches_flax_up_to_sum_order(4 * cpu_gradients.FILTER_GRAD_SLICE, **settings)
 
 
 POINTWISE_SETTINGS = [
@@ -98,7 +108,7 @@ POINTWISE_SETTINGS = [
 ]
 
 
-@pytest.mark.parametrize('batch', [8, 4 * conv.FILTER_GRAD_SLICE])
+@pytest.mark.parametrize('batch', [8, 4 * cpu_gradients.FILTER_GRAD_SLICE])
 @pytest.mark.parametrize('settings', POINTWISE_SETTINGS)
 def test_pointwise_filter_gradient_equals_the_convolution_one(settings, batch):
   _assert_matches_flax_up_to_sum_order(batch, **settings)
@@ -118,9 +128,10 @@ def test_patch_filter_gradient_equals_the_convolution_one(settings):
 
 
 def test_batch_that_is_no_multiple_of_the_slice_is_not_sliced():
-  batch = conv.FILTER_GRAD_SLICE + 8
-  _, (dparams, _) = _conv_grads(conv.Conv, batch, kernel_size=(3, 3))
-  _, (dparams0, _) = _conv_grads(nn.Conv, batch, kernel_size=(3, 3))
+  batch = cpu_gradients.FILTER_GRAD_SLICE + 8
+  _, (dparams, _) = _conv_grads({'conv_barrier', 'sliced_filter_grad'}, batch,
+                                kernel_size=(3, 3))
+  _, (dparams0, _) = _conv_grads(frozenset(), batch, kernel_size=(3, 3))
   jax.tree.map(np.testing.assert_array_equal, dparams, dparams0)
 
 
@@ -134,17 +145,21 @@ def test_batch_that_is_no_multiple_of_the_slice_is_not_sliced():
 def test_which_filter_gradients_are_matrix_products(settings, channels,
                                                      features, matmul):
   x = jnp.zeros((4, 10, 10, channels))
-  module = conv.Conv(features=features, **settings)
+  module = nn.Conv(features=features, **settings)
   params = module.init(jax.random.PRNGKey(0), x)
-  jaxpr = str(jax.make_jaxpr(jax.grad(lambda p: module.apply(p, x).sum()))(params))
+
+  def loss(p):
+    with cpu_gradients.applied(CONV_REWRITES):
+      return module.apply(p, x).sum()
+  jaxpr = str(jax.make_jaxpr(jax.grad(loss))(params))
   assert ('dot_general' in jaxpr) == matmul
 
 
 @pytest.mark.parametrize('activation', sorted(activations.NON_DECREASING))
 @pytest.mark.parametrize('window, stride', [(2, None), (3, 2)])
 def test_pooling_before_the_activation_changes_nothing(activation, window,
-                                                       stride, monkeypatch):
-  """lib/layers.py max-pools before the bias and a non-decreasing activation:
+                                                       stride):
+  """pool_first max-pools before the bias and a non-decreasing activation:
   same parameters, same outputs, same gradients as conv -> act -> pool."""
   block = lambda: layers.ConvBlock(8, 3, activation=activation, pooling='max',
                                    pool_size=window, pool_stride=stride)
@@ -153,13 +168,16 @@ def test_pooling_before_the_activation_changes_nothing(activation, window,
   # A bias large enough that the activations' curved parts are all reached.
   params['params']['conv']['bias'] = jnp.linspace(-3.0, 3.0, 8)
 
-  def forward_and_grads():
-    y, vjp = jax.vjp(lambda p, x: block().apply(p, x), params, x)
-    return y, vjp(_cotangent(y.shape))
+  def forward_and_grads(rewrites):
+    @jax.jit
+    def run(params, x):
+      with cpu_gradients.applied(rewrites):
+        y, vjp = jax.vjp(lambda p, x: block().apply(p, x), params, x)
+      return y, vjp(_cotangent(y.shape))
+    return run(params, x)
 
-  y, (dparams, dx) = forward_and_grads()
-  monkeypatch.setattr(layers, 'POOL_BEFORE_ACTIVATION', False)
-  y_ref, (dparams_ref, dx_ref) = forward_and_grads()
+  y, (dparams, dx) = forward_and_grads({'pool_first'})
+  y_ref, (dparams_ref, dx_ref) = forward_and_grads(frozenset())
   assert jax.tree.structure(dparams) == jax.tree.structure(dparams_ref)
   if activation in ('relu', 'relu6', 'leaky_relu', 'identity'):
     np.testing.assert_array_equal(y, y_ref)
@@ -175,7 +193,7 @@ def test_pooling_before_the_activation_changes_nothing(activation, window,
 def test_pooling_stays_after_the_activation_where_they_do_not_commute(
     activation, pool):
   """gelu dips and rises again; mean pooling is not a max: for these the
-  block is conv -> activation -> pool as written."""
+  block is conv -> activation -> pool as written, rewrites on or off."""
   block = layers.ConvBlock(4, 3, activation=activation, pooling=pool)
   x = jax.random.normal(jax.random.PRNGKey(0), (2, 8, 8, 3))
   params = block.init(jax.random.PRNGKey(1), x)
@@ -184,7 +202,8 @@ def test_pooling_stays_after_the_activation_where_they_do_not_commute(
   y = jax.lax.conv_general_dilated(x, kernel, (1, 1), 'SAME',
                                    dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
   expected = pooling.pool(pool, activations.get(activation)(y + bias), 2)
-  np.testing.assert_allclose(block.apply(params, x), expected, rtol=1e-5, atol=1e-6)
+  with cpu_gradients.applied(cpu_gradients.resolve('on')):
+    np.testing.assert_allclose(block.apply(params, x), expected, rtol=1e-5, atol=1e-6)
   # The other order gives other values: the test above would catch a swap.
   swapped = activations.get(activation)(pooling.pool(pool, y, 2) + bias)
   assert not np.allclose(swapped, expected, atol=1e-3)

@@ -1,36 +1,34 @@
-"""The models' convolution: flax's nn.Conv, with a gradient XLA runs faster on CPU.
+"""A convolution gradient XLA's CPU backend runs faster than its own.
 
-`Conv` is nn.Conv (same parameters, same forward values) whose gradient is
-computed in three ways XLA's CPU backend handles better than its own
-(measured with experiments.bench.xla_flags_study, experiments/bench/README.md):
+`conv_general_dilated` is lax.conv_general_dilated (same forward values)
+whose gradient is computed in up to three ways XLA's CPU backend handles
+better than its own (measured with experiments.bench.xla_flags_study,
+experiments/bench/README.md):
 
-1. The convolution's input is materialized once when the train step
-   differentiates it. Without this hint, XLA fuses the elementwise producers
-   of the input (BatchNorm, activation, the residual additions of a whole
-   ResNet stage) into every consumer, including the transposing copy that
-   the filter gradient needs; that copy then recomputes the chain for every
-   element with strided reads. ResNet-20's train step runs 1.5x faster,
-   ResNet-50's 1.3x; gradients are unchanged bit for bit.
-2. The filter gradient is a matrix product where XLA's way is slow
-   (MATMUL_FILTER_GRADIENTS): for 1x1 kernels, which XLA runs as a
-   convolution whose window is the whole image, 10-30x slower (it was 36% of
-   ResNet-50's step); and for layers with few input channels (taps x input
-   channels <= output channels, e.g. the CNN's 3x3 conv from 1 channel to
-   32), as the input's patches times the output's gradient, 3-4x faster.
-3. The filter gradient of a batch larger than FILTER_GRAD_SLICE examples is
-   summed over slices of that many: XLA's CPU filter-gradient convolution
+1. barrier: the convolution's input is materialized once when the train
+   step differentiates it. Without this hint, XLA fuses the elementwise
+   producers of the input (BatchNorm, activation, the residual additions of a
+   whole ResNet stage) into every consumer, including the transposing copy
+   that the filter gradient needs; that copy then recomputes the chain for
+   every element with strided reads. Gradients are unchanged bit for bit.
+2. matmul: the filter gradient is a matrix product where XLA's way is slow:
+   for 1x1 kernels, which XLA runs as a convolution whose window is the whole
+   image, 10-30x slower (it was 36% of ResNet-50's step); and for layers with
+   few input channels (taps x input channels <= output channels, e.g. the
+   CNN's 3x3 conv from 1 channel to 32), as the input's patches times the
+   output's gradient, 3-4x faster.
+3. slice: the filter gradient of a batch larger than `slice_size` examples
+   is summed over slices of that many: XLA's CPU filter-gradient convolution
    slows down per example as the batch grows (3x for the CNN's second conv
    from batch 128 to 512).
 
-2 and 3 change only the order of a float sum (tests/test_fast_gradients.py).
-Without differentiation (evaluation, inference) the plain convolution runs.
+2 and 3 change only the order of a float sum; products accumulate in the
+input's precision (float32 for bfloat16, float64 for float64).
 """
-import functools
 import inspect
 import itertools
 import math
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -38,9 +36,11 @@ from jax import lax
 _CONV_PARAMS = inspect.signature(lax.conv_general_dilated)
 
 
-def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, *args, **kwargs) -> jax.Array:
-  """lax.conv_general_dilated, differentiated as the module docstring says:
-  its input behind an optimization barrier, its own filter gradient."""
+def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, *args,
+                         barrier: bool = True, matmul: bool = True,
+                         slice_size: int = 128, **kwargs) -> jax.Array:
+  """lax.conv_general_dilated, differentiated as the module docstring says;
+  slice_size=0 never slices."""
   conv = lambda l, r: lax.conv_general_dilated(l, r, *args, **kwargs)
   call = _CONV_PARAMS.bind(lhs, rhs, *args, **kwargs)
   call.apply_defaults()
@@ -51,22 +51,24 @@ def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, *args, **kwargs) -> jax
     return conv(l, r)
 
   def forward(l, r):
-    l = lax.optimization_barrier(l)
+    if barrier:
+      l = lax.optimization_barrier(l)
     return conv(l, r), (l, r)
 
   def backward(residuals, g):
     l, r = residuals
     (dl,) = jax.linear_transpose(lambda l: conv(l, r), l)(g)
-    return dl, _filter_gradient(conv, l, r, g, settings)
+    return dl, _filter_gradient(conv, l, r, g, settings, matmul, slice_size)
 
   barrier_conv.defvjp(forward, backward)
   return barrier_conv(lhs, rhs)
 
 
-def _filter_gradient(conv, l, r, g, settings: dict):
+def _filter_gradient(conv, l, r, g, settings: dict, matmul: bool,
+                     slice_size: int):
   """The kernel's cotangent: a matrix product for 1x1 kernels and for layers
-  with few input channels, else XLA's, summed over slices of
-  FILTER_GRAD_SLICE examples when the batch is a larger multiple of it."""
+  with few input channels, else XLA's, summed over slices of `slice_size`
+  examples when the batch is a larger multiple of it."""
   numbers = lax.conv_dimension_numbers(l.shape, r.shape,
                                        settings['dimension_numbers'])
   plain = (settings['feature_group_count'] == 1 and
@@ -74,7 +76,7 @@ def _filter_gradient(conv, l, r, g, settings: dict):
            all(d == 1 for d in settings['lhs_dilation'] or ()))
   window = [r.shape[d] for d in numbers.rhs_spec[2:]]
   taps, in_features = math.prod(window), r.shape[numbers.rhs_spec[1]]
-  if MATMUL_FILTER_GRADIENTS and plain:
+  if matmul and plain:
     if taps == 1:
       dr = _pointwise_filter_gradient(l, r, g, numbers, settings)
     elif taps * in_features <= r.shape[numbers.rhs_spec[0]]:
@@ -84,8 +86,8 @@ def _filter_gradient(conv, l, r, g, settings: dict):
     if dr is not None:
       return dr
   n = l.shape[0]
-  k = n // FILTER_GRAD_SLICE if FILTER_GRAD_SLICE else 1
-  if k < 2 or n % FILTER_GRAD_SLICE or numbers.lhs_spec[0] != 0 or not plain:
+  k = n // slice_size if slice_size else 1
+  if k < 2 or n % slice_size or numbers.lhs_spec[0] != 0 or not plain:
     (dr,) = jax.linear_transpose(lambda r: conv(l, r), r)(g)
     return dr
   # Slice j holds examples j, j+k, j+2k, ...: rows stay on their device.
@@ -130,7 +132,7 @@ def _pointwise_filter_gradient(l, r, g, numbers, settings):
   # output than input channels).
   x_big = x.size > g.size
   a, b, rest = (g, x, (g_rest, x_rest)) if x_big else (x, g, (x_rest, g_rest))
-  dr = lax.dot_general(a, b, (rest, ((), ())), preferred_element_type=jnp.float32)
+  dr = lax.dot_general(a, b, (rest, ((), ())), preferred_element_type=_accumulator(l))
   dr = dr.T if x_big else dr
   # (in, out, 1, 1, ...) into the kernel's own dimension order.
   dr = dr.reshape(dr.shape + (1,) * len(spatial)).astype(r.dtype)
@@ -174,15 +176,13 @@ def _patch_filter_gradient(l, r, g, numbers, settings):
     taps.append(lax.slice(x, start, limit, [1, 1, *strides]))
   patches = jnp.stack(taps).reshape(len(taps) * x.shape[0], -1)
   dr = jnp.dot(patches, out.reshape(-1, out.shape[-1]),
-               preferred_element_type=jnp.float32)
+               preferred_element_type=_accumulator(l))
   # (*window, in, out) into the kernel's own dimension order.
   dr = dr.reshape(*window, x.shape[0], out.shape[-1]).astype(r.dtype)
   order = [*numbers.rhs_spec[2:], numbers.rhs_spec[1], numbers.rhs_spec[0]]
   return jnp.transpose(dr, [order.index(d) for d in range(r.ndim)])
 
 
-MATMUL_FILTER_GRADIENTS = True  # False: XLA's own filter gradients only.
-FILTER_GRAD_SLICE = 128  # 0: never slice. 64 and 128 measure alike at 512;
-                         # slicing a batch of 128 gains nothing.
-
-Conv = functools.partial(nn.Conv, conv_general_dilated=conv_general_dilated)
+def _accumulator(x: jax.Array):
+  """The products' accumulation type: at least float32, float64 for float64."""
+  return jnp.promote_types(x.dtype, jnp.float32)
