@@ -1,9 +1,10 @@
-"""The train state and the pure, jit-compiled train and eval steps.
+"""The hot path, top to bottom: the train state, the loss and its gradient,
+the update, how a step takes its batch, how seeds are mapped, and the eval
+step. lib/trainer.py's loop only calls `make_step`'s result.
 
-This is the hot path: read it top to bottom. The steps are written for the
-global batch; the trainer compiles them with the batch sharded over the
-device mesh, so XLA adds the cross-device gradient (and BatchNorm
-statistics) reductions itself.
+The steps are written for the global batch; the trainer compiles them with
+the batch sharded over the device mesh, so XLA adds the cross-device
+gradient (and BatchNorm statistics) reductions itself.
 """
 import functools
 from typing import Any, Callable
@@ -117,7 +118,52 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
   return train_step
 
 
-def make_eval_step(model: nn.Module) -> Callable[[TrainState, dict], dict]:
+def make_step(update: Callable, pipeline_name: str, batch_size: int,
+              stacked: bool, batch_sharding=None) -> Callable:
+  """The loop's step, (state, inputs) -> (state, metrics), around `update`
+  (make_train_step's result).
+
+  How it takes its batch: with data.pipeline='device', `inputs` is (the
+  training split on the device, this epoch's permutation) and the step
+  gathers its own batch by the state's step counter (lib/data/pipeline.py
+  device_batch), so data order is a function of (seed, step); with 'grain',
+  `inputs` is the batch the host pipeline hands in.
+
+  How seeds are mapped: `stacked` states carry a leading seed axis (and so
+  does the permutation), and the update is vmapped over it: S seeds in one
+  program, each seeing the batches and dropout masks of its own run. A
+  stacked seed whose loss is not finite keeps its last finite state: it stops
+  being trained while the others go on (the loop stops logging it). An
+  unstacked state is one ordinary run.
+  """
+  device = pipeline_name == 'device'
+
+  def one_seed(state: TrainState, inputs) -> tuple[TrainState, dict]:
+    if device:
+      arrays, permutation = inputs
+      batch = pipeline.device_batch(arrays, state.step, None, batch_size,
+                                    permutation)
+      if batch_sharding is not None:
+        batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+    else:
+      batch = inputs
+    return update(state, batch)
+
+  if not stacked:
+    return one_seed
+
+  def frozen_once_diverged(state: TrainState, inputs):
+    new_state, metrics = one_seed(state, inputs)
+    finite = jnp.isfinite(metrics['loss'])
+    keep = lambda new, old: jnp.where(finite, new, old)
+    return jax.tree.map(keep, new_state, state), metrics
+
+  return jax.vmap(frozen_once_diverged, in_axes=(0, (None, 0) if device else None))
+
+
+def make_eval_step(model: nn.Module, stacked: bool = False
+                   ) -> Callable[[TrainState, dict], dict]:
+  """Sums of loss and correct predictions over a batch; per seed if stacked."""
 
   def eval_step(state: TrainState, batch: dict) -> dict:
     """Sums over the real (mask=1) examples; padding contributes nothing."""
@@ -132,4 +178,4 @@ def make_eval_step(model: nn.Module) -> Callable[[TrainState, dict], dict]:
         'count': mask.sum(),
     }
 
-  return eval_step
+  return jax.vmap(eval_step, in_axes=(0, None)) if stacked else eval_step

@@ -1,15 +1,24 @@
-"""The training loop: data, model, optimizer, checkpoints and metrics.
+"""The training loop: the one every kind of run goes through.
 
-`train_and_evaluate(config, workdir)` validates everything it can before it
-writes anything, then resumes from the newest readable checkpoint in workdir
-(if any) and trains to the configured number of steps. It stops early, with a
-checkpoint, on SIGTERM (exit 0; start it again to go on), and stops without
-saving when the loss stops being finite (errors.Diverged).
+`train(program, configs, workdirs, checkpoint_dir)` trains S >= 1 seeds of
+one config. An ordinary run is one seed with an unstacked state, over every
+device of every process; a seed group (lib/multi_seed.py, the sweeps) is a
+stacked state that one vmapped program steps (lib/train_step.py make_step).
+In order: init, resume from the newest readable checkpoint, then each step:
+its inputs, the step, logging, evaluation, checkpointing, SIGTERM (a
+checkpoint, then Preempted: start it again to go on); at the end the final
+evaluations and results. A seed whose loss stops being finite is not logged
+again: an ordinary run stops there without saving it (errors.Diverged); a
+seed of a group is reported as diverged while the others go on.
+
+`train_and_evaluate(config, workdir)` is the ordinary run: `Run` validates
+everything it can before anything is written, then the loop runs.
 """
 import json
 import math
 import os
 import time
+from typing import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -62,149 +71,277 @@ class Run:
                                  self.config.seed)
 
 
-def _write_json_atomic(path: str, obj) -> None:
-  tmp = path + '.tmp'
+class Preempted(Exception):
+  """SIGTERM arrived; a checkpoint was saved at this step. Run again to go on."""
+
+
+def write_json_atomic(path: str, obj) -> None:
+  """Never a half-written file: a reader sees the old or the new one."""
+  tmp = f'{path}.tmp{os.getpid()}'
   with open(tmp, 'w') as f:
     json.dump(obj, f, indent=2)
   os.replace(tmp, path)
 
 
 def evaluate(eval_fn, state, batches) -> dict:
+  """Mean loss and accuracy over `batches`: floats, or arrays [S] if stacked."""
   sums = None
   for batch in batches:
     out = eval_fn(state, batch)
     sums = out if sums is None else jax.tree.map(jnp.add, sums, out)
   sums = jax.device_get(sums)
-  return {'loss': float(sums['loss_sum'] / sums['count']),
-          'accuracy': float(sums['correct'] / sums['count'])}
+  loss, accuracy = sums['loss_sum'] / sums['count'], sums['correct'] / sums['count']
+  if np.ndim(loss) == 0:
+    return {'loss': float(loss), 'accuracy': float(accuracy)}
+  return {'loss': loss, 'accuracy': accuracy}
 
 
-def _compile_train_step(run: Run, mesh):
-  """(compiled step, step_input(data_iter, step) giving its data argument for
-  0-based step `step`, eval batches)."""
-  config, data = run.config, run.data
-  replicated, batch_sharding = parallel.replicated(mesh), parallel.batch_sharding(mesh)
-  step_fn = train_step.make_train_step(run.model, run.tx, config.data.random_shift,
-                                       config.train.grad_accum_steps,
-                                       run.gradient_rewrites)
-  if config.data.pipeline == 'device':
-    # The split lives on every device; each step gathers its own batch. The
-    # epoch's order is drawn once per epoch, not in every step (see
-    # pipeline.device_batch).
-    train_arrays = parallel.replicate(data.split_arrays('train'), mesh)
-    data_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)
-    n = train_arrays['label'].shape[0]
-    steps_per_epoch = n // config.train.batch_size
-    permutation = jax.jit(lambda epoch: pipeline.epoch_permutation(data_key, epoch, n),
-                          out_shardings=replicated)
-    current = {}
+class Program:
+  """What every seed trained with one config shares, compiled once: the init,
+  the step, the epoch permutation and the eval step. `stacked` states carry a
+  leading seed axis (one process, its default device); unstacked ones are an
+  ordinary run, replicated over the mesh with the batch sharded over it."""
 
-    def device_step(state, inputs):
-      arrays, perm = inputs
-      batch = pipeline.device_batch(arrays, state.step, data_key,
-                                    config.train.batch_size, perm)
-      return step_fn(state, jax.lax.with_sharding_constraint(batch, batch_sharding))
+  def __init__(self, run: Run, stacked: bool, mesh=None):
+    config, data = run.config, run.data
+    self.run, self.stacked, self.mesh = run, stacked, mesh
+    self.device = config.data.pipeline == 'device'
+    batch_size = config.train.batch_size
+    replicated = parallel.replicated(mesh) if mesh else None
+    batch_sharding = parallel.batch_sharding(mesh) if mesh else None
+    self._place = ((lambda b: parallel.global_batch(b, mesh)) if mesh
+                   else jax.device_put)
 
-    def device_input(_, step: int):
-      epoch = step // steps_per_epoch
-      if current.get('epoch') != epoch:
-        current.update(epoch=epoch, perm=permutation(epoch))
-      return train_arrays, current['perm']
+    # Init runs once: XLA's backend optimizations would cost more compile
+    # time (8-20 s for a ResNet on CPU) than they could ever save.
+    init = lambda seed: train_step.init_state(run.model, run.tx,
+                                              data.spec.image_shape, seed)
+    self.init = jax.jit(jax.vmap(init) if stacked else init,
+                        out_shardings=replicated,
+                        compiler_options={'xla_backend_optimization_level': 0})
+    update = train_step.make_train_step(
+        run.model, run.tx, config.data.random_shift,
+        config.train.grad_accum_steps, run.gradient_rewrites)
+    step = train_step.make_step(update, config.data.pipeline, batch_size,
+                                stacked, batch_sharding)
+    if self.device:
+      # The split lives on every device; each step gathers its own batch.
+      # Each epoch's order is drawn once per epoch, not in every step (see
+      # pipeline.device_batch), from the seed's own data key.
+      arrays = data.split_arrays('train')
+      self.train_arrays = (parallel.replicate(arrays, mesh) if mesh
+                           else jax.device_put(arrays))
+      n = self.train_arrays['label'].shape[0]
+      self.steps_per_epoch = n // batch_size
 
-    eval_batches = [parallel.global_batch(b, mesh) for b in data.eval_batches()]
-    return (jax.jit(device_step, donate_argnums=0), device_input,
-            lambda: eval_batches)
-  compiled = jax.jit(step_fn, in_shardings=(replicated, batch_sharding),
-                     out_shardings=(replicated, replicated), donate_argnums=0)
-  return (compiled, lambda it, step: parallel.global_batch(next(it), mesh),
-          lambda: (parallel.global_batch(b, mesh) for b in data.eval_batches()))
+      def permutation(seed, epoch):
+        key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
+        return pipeline.epoch_permutation(key, epoch, n)
+      self.permutation = jax.jit(
+          jax.vmap(permutation, in_axes=(0, None)) if stacked else permutation,
+          out_shardings=replicated)
+      self.step = jax.jit(step, donate_argnums=0)
+      eval_batches = [self._place(b) for b in data.eval_batches()]
+      self.eval_batches = lambda: eval_batches
+    else:
+      self.step = jax.jit(step, in_shardings=(replicated, batch_sharding),
+                          out_shardings=(replicated, replicated),
+                          donate_argnums=0)
+      self.eval_batches = lambda: (self._place(b) for b in data.eval_batches())
+    self.eval = jax.jit(train_step.make_eval_step(run.model, stacked))
+
+  def host_batch(self, batch: dict) -> dict:
+    """A batch of the host pipeline, as the step takes it."""
+    return self._place(batch)
+
+  def train_split_batches(self):
+    """The training split as evaluation batches (inference mode)."""
+    config = self.run.config
+    data_config = config.data.copy_and_resolve_references()
+    with data_config.unlocked():
+      data_config.eval_split = data_config.train_split
+    data = pipeline.Data(data_config, config.train.batch_size, config.seed)
+    return (self._place(b) for b in data.eval_batches())
 
 
-def _summarize(pending: list[tuple[int, dict]]) -> dict:
-  """Means of the steps' metrics; Diverged names the first non-finite loss."""
-  steps = [s for s, _ in pending]
-  values = jax.device_get([m for _, m in pending])
-  for step, m in zip(steps, values):
-    if not np.isfinite(m['loss']):
-      raise errors.Diverged(
-          f"the loss became {float(m['loss'])} at step {step}; stopped without "
-          'saving it (the last checkpoint is good); lower the learning rate '
-          'or check the data')
-  return {k: float(np.mean([m[k] for m in values])) for k in values[0]}
+class _Records:
+  """Per-seed metrics, progress lines and divergence. Metrics arrive as
+  arrays [S] from a stacked program and as scalars from an ordinary run;
+  both are handled as [S]."""
+
+  def __init__(self, program: Program, workdirs: Sequence[str], start: int,
+               primary: bool):
+    run = program.run
+    self.stacked, self.primary = program.stacked, primary
+    self.writers = [metrics_writer.MetricWriter(w, primary, resumed_at_step=start)
+                    for w in workdirs]
+    self.diverged: dict[int, errors.Diverged] = {}
+    self.meter = progress.Meter(start, run.total_steps,
+                                run.config.train.batch_size,
+                                run.data.steps_per_epoch)
+
+  def train(self, pending: list[tuple[int, dict]]) -> None:
+    """Logs the means since the last log. A non-finite loss is divergence,
+    found here before anything of that step is saved."""
+    steps = [s for s, _ in pending]
+    values = [{k: np.atleast_1d(v) for k, v in m.items()}
+              for m in jax.device_get([m for _, m in pending])]
+    loss = np.stack([m['loss'] for m in values])  # [steps, S]
+    summary = {k: np.mean([m[k] for m in values], axis=0) for k in values[0]}
+    for i, w in enumerate(self.writers):
+      if i in self.diverged:
+        continue
+      bad = np.flatnonzero(~np.isfinite(loss[:, i]))
+      if bad.size:
+        what = f'the loss became {float(loss[bad[0], i])} at step {steps[bad[0]]}; '
+        if not self.stacked:
+          raise errors.Diverged(
+              what + 'stopped without saving it (the last checkpoint is good); '
+              'lower the learning rate or check the data')
+        self.diverged[i] = errors.Diverged(
+            what + 'lower the learning rate or check the data')
+        continue
+      w.write('train', steps[-1], {k: v[i] for k, v in summary.items()})
+    if not self.stacked and self.primary:
+      progress.say(self.meter.line(steps[-1], {k: v[0] for k, v in summary.items()}))
+
+  def eval(self, step: int, metrics: dict, split: str = 'eval') -> None:
+    for i, w in enumerate(self.writers):
+      if i not in self.diverged:
+        w.write(split, step, {k: np.atleast_1d(v)[i] for k, v in metrics.items()})
+    if not self.stacked and self.primary and split == 'eval':
+      progress.say(self.meter.eval_line(step, metrics))
+
+  def close(self):
+    for w in self.writers:
+      w.close()
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
-  run = Run(config)  # Raises UserError on bad input; nothing written yet.
-  data, primary = run.data, jax.process_index() == 0
-  mesh = parallel.make_mesh()
+TRAIN_EVAL_SPLIT = 'train_eval'
 
-  # Init runs once: XLA's backend optimizations would cost more compile time
-  # (8-20 s for a ResNet on CPU) than they could ever save.
-  state = jax.jit(run.init_state, out_shardings=parallel.replicated(mesh),
-                  compiler_options={'xla_backend_optimization_level': 0})()
-  ckpt = checkpointing.Checkpointer(os.path.join(workdir, 'checkpoints'),
-                                    config.train.keep_checkpoints)
-  data_iter = data.train_iterator() if config.data.pipeline == 'grain' else None
+
+def train(program: Program, configs: Sequence[ml_collections.ConfigDict],
+          workdirs: Sequence[str], checkpoint_dir: str,
+          evaluate_train_split: bool = False) -> list:
+  """Trains configs[i] (the program's config with its own seed) into
+  workdirs[i], checkpointing into checkpoint_dir.
+
+  Returns, per seed, its results dict (also written to results.json), or,
+  for a seed of a stacked program whose loss stopped being finite, its
+  errors.Diverged (it gets no results.json). Raises errors.Diverged for an
+  ordinary run, Preempted after saving a checkpoint on SIGTERM.
+  `evaluate_train_split` adds the training split in inference mode (no
+  dropout, no augmentation) as a 'train_eval' line at the end: a train/test
+  gap that measures fit rather than the regularizer's noise.
+  """
+  run, config = program.run, program.run.config
+  primary = jax.process_index() == 0
+  seeds = [int(c.seed) for c in configs]
+  seed_arg = jnp.asarray(seeds, jnp.int32) if program.stacked else seeds[0]
+
+  # --- init and resume ---------------------------------------------------
+  state = program.init(seed_arg)
+  ckpt = checkpointing.Checkpointer(checkpoint_dir, config.train.keep_checkpoints)
+  data_iter = None if program.device else run.data.train_iterator()
   start, state = ckpt.restore_latest(state, data_iter)  # UserError if misfit.
   if start:
-    progress.say(f'resumed from the checkpoint at step {start}')
+    which = f'{len(seeds)} seed(s) ' if program.stacked else ''
+    progress.say(f'resumed {which}from the checkpoint at step {start}')
   if primary:
-    _write_json_atomic(os.path.join(workdir, 'config.json'), config.to_dict())
-  writer = metrics_writer.MetricWriter(workdir, primary, resumed_at_step=start)
-  compiled_step, step_input, eval_batches = _compile_train_step(run, mesh)
-  eval_fn = jax.jit(train_step.make_eval_step(run.model))
+    for c, w in zip(configs, workdirs):
+      os.makedirs(w, exist_ok=True)
+      write_json_atomic(os.path.join(w, 'config.json'), c.to_dict())
+  records = _Records(program, workdirs, start, primary)
   preempt = preemption.PreemptionWatch(ckpt.manager)
 
-  meter = progress.Meter(start, run.total_steps, config.train.batch_size,
-                         data.steps_per_epoch)
-  pending, eval_metrics, best = [], None, 0.0
+  # --- steps: inputs, step, log, evaluate, checkpoint, SIGTERM -------------
+  pending, eval_metrics = [], None
+  best = np.zeros(len(seeds))
+  permutation, permutation_epoch = None, None
   t0 = time.time()
   try:
     for step in range(start + 1, run.total_steps + 1):
-      state, metrics = compiled_step(state, step_input(data_iter, step - 1))
+      if program.device:
+        epoch = (step - 1) // program.steps_per_epoch
+        if epoch != permutation_epoch:
+          permutation = program.permutation(seed_arg, epoch)
+          permutation_epoch = epoch
+        inputs = (program.train_arrays, permutation)
+      else:
+        inputs = program.host_batch(next(data_iter))
+      state, metrics = program.step(state, inputs)
       pending.append((step, metrics))
       last = step == run.total_steps
       stopping = preempt.reached(step)
       saving = step % config.train.checkpoint_every_steps == 0 or last or stopping
       if step % config.train.log_every_steps == 0 or saving:
-        summary = _summarize(pending)  # Checked before anything is saved.
+        records.train(pending)  # Checked before anything is saved.
         pending = []
-        writer.write('train', step, summary)
-        if primary:
-          progress.say(meter.line(step, summary))
       if step % run.eval_every == 0 or last:
-        eval_metrics = evaluate(eval_fn, state, eval_batches())
-        best = max(best, eval_metrics['accuracy'])
-        writer.write('eval', step, eval_metrics)
-        if primary:
-          progress.say(meter.eval_line(step, eval_metrics))
+        eval_metrics = evaluate(program.eval, state, program.eval_batches())
+        best = np.maximum(best, eval_metrics['accuracy'])
+        records.eval(step, eval_metrics)
       if saving:
         ckpt.save(step, state, data_iter)
       if stopping:
         ckpt.wait()
-        progress.say(f'SIGTERM: saved a checkpoint at step {step} and stopped; '
-                     'run the same command again to resume')
-        return {'preempted_at_step': step}
+        raise Preempted(step)
+
+    # --- final evaluations ---------------------------------------------------
+    if eval_metrics is None:  # Resumed at the final step: evaluate once more.
+      eval_metrics = evaluate(program.eval, state, program.eval_batches())
+    if evaluate_train_split:
+      records.eval(run.total_steps,
+                   evaluate(program.eval, state, program.train_split_batches()),
+                   TRAIN_EVAL_SPLIT)
   finally:
     preempt.close()
     ckpt.close()
-    writer.close()
+    records.close()
 
-  if eval_metrics is None:  # Resumed at the final step: evaluate once more.
-    eval_metrics = evaluate(eval_fn, state, eval_batches())
-  results = {
-      'dataset': config.data.name, 'model': config.model.name,
-      'seed': config.seed, 'steps': run.total_steps,
-      'eval_split': config.data.eval_split,
-      'eval_accuracy': eval_metrics['accuracy'], 'eval_loss': eval_metrics['loss'],
-      'best_eval_accuracy': max(best, eval_metrics['accuracy']),
-      'train_seconds_this_session': time.time() - t0,
-      'devices': jax.device_count(), 'processes': jax.process_count(),
-  }
-  if primary:
-    _write_json_atomic(os.path.join(workdir, RESULTS_FILE), results)
-    progress.say(f"{config.data.eval_split} accuracy: "
-                 f"{100 * results['eval_accuracy']:.2f}% "
-                 f"(loss {results['eval_loss']:.4f}); run directory: "
-                 f"{os.path.abspath(workdir)}")
+  # --- results ---------------------------------------------------------------
+  seconds = time.time() - t0
+  accuracy = np.atleast_1d(eval_metrics['accuracy'])
+  loss = np.atleast_1d(eval_metrics['loss'])
+  results = []
+  for i, (c, w) in enumerate(zip(configs, workdirs)):
+    if i in records.diverged:
+      results.append(records.diverged[i])
+      continue
+    r = {
+        'dataset': c.data.name, 'model': c.model.name, 'seed': seeds[i],
+        'steps': run.total_steps, 'eval_split': c.data.eval_split,
+        'eval_accuracy': float(accuracy[i]), 'eval_loss': float(loss[i]),
+        'best_eval_accuracy': float(max(best[i], accuracy[i])),
+        'train_seconds_this_session': seconds,
+        'devices': jax.device_count(), 'processes': jax.process_count(),
+    }
+    if program.stacked:
+      r['seeds_in_program'] = len(seeds)  # The seconds were shared by these.
+    if primary:
+      write_json_atomic(os.path.join(w, RESULTS_FILE), r)
+    results.append(r)
+  if program.stacked:
+    progress.say(f"  seed(s) {', '.join(map(str, seeds))}: "
+                 f"{config.data.eval_split} accuracy "
+                 f"{', '.join(f'{100 * a:.2f}%' for a in accuracy)} ({seconds:.1f} s)")
+  elif primary:
+    progress.say(f"{config.data.eval_split} accuracy: {100 * accuracy[0]:.2f}% "
+                 f"(loss {loss[0]:.4f}); run directory: "
+                 f"{os.path.abspath(workdirs[0])}")
   return results
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
+                       evaluate_train_split: bool = False) -> dict:
+  """One ordinary run into workdir: its results dict, or
+  {'preempted_at_step': step} after SIGTERM (checkpointed; run it again)."""
+  run = Run(config)  # Raises UserError on bad input; nothing written yet.
+  program = Program(run, stacked=False, mesh=parallel.make_mesh())
+  try:
+    return train(program, [config], [workdir],
+                 os.path.join(workdir, 'checkpoints'), evaluate_train_split)[0]
+  except Preempted as e:
+    progress.say(f'SIGTERM: saved a checkpoint at step {e.args[0]} and '
+                 'stopped; run the same command again to resume')
+    return {'preempted_at_step': e.args[0]}

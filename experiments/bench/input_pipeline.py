@@ -98,6 +98,21 @@ def _loop(compiled, step_input, it, state):
   return run
 
 
+def _step_input(program, seed: int):
+  """The loop's inputs for 0-based step `step`, as lib/trainer.py's loop
+  takes them (each epoch's permutation drawn once)."""
+  cache = {}
+
+  def step_input(it, step: int):
+    if not program.device:
+      return program.host_batch(next(it))
+    epoch = step // program.steps_per_epoch
+    if cache.get('epoch') != epoch:
+      cache.update(epoch=epoch, permutation=program.permutation(seed, epoch))
+    return program.train_arrays, cache['permutation']
+  return step_input
+
+
 def _contenders(config, pipeline: str):
   """({'synthetic': ..., pipeline: ...}, model name, grain iterator or None):
   the same train step fed one fixed batch already on the device, and fed by
@@ -105,8 +120,9 @@ def _contenders(config, pipeline: str):
   mesh = parallel.make_mesh()
   config.data.pipeline = pipeline
   run = trainer.Run(config)
-  init = jax.jit(run.init_state, out_shardings=parallel.replicated(mesh))
-  compiled, step_input, _ = trainer._compile_train_step(run, mesh)  # pylint: disable=protected-access
+  program = trainer.Program(run, stacked=False, mesh=mesh)
+  init = lambda: program.init(config.seed)
+  compiled, step_input = program.step, _step_input(program, config.seed)
   runners, it = {}, None
   if pipeline == 'grain':
     # One batch read without an iterator: no grain threads run while the
@@ -120,7 +136,7 @@ def _contenders(config, pipeline: str):
     # argument); the device one gathers its batch inside the step.
     config.data.pipeline = 'grain'
     plain = trainer.Run(config)
-    plain_step, _, _ = trainer._compile_train_step(plain, mesh)  # pylint: disable=protected-access
+    plain_step = trainer.Program(plain, stacked=False, mesh=mesh).step
     fixed = parallel.global_batch(plain.data._train_dataset()[0], mesh)  # pylint: disable=protected-access
     runners['synthetic'] = _loop(plain_step, lambda *_: fixed, None, init())
     runners[pipeline] = _loop(compiled, step_input, None, init())

@@ -2,15 +2,16 @@
 records a failing run as failed without stopping the others.
 
 A finished run has results.json; anything else runs (again). Resuming is the
-trainers' own: lib/trainer.py restores a run's checkpoint, lib/multi_seed.py
-a seed group's. A failure leaves RUN/FAILED holding the error; the next
+loop's own (lib/trainer.py): it restores a run's checkpoint, or a seed
+group's stacked one (lib/multi_seed.py). Every run also records its training
+split's accuracy in inference mode ('train_eval'), for the report's gap. A failure leaves RUN/FAILED holding the error; the next
 invocation tries that run again.
 """
 import dataclasses
 import traceback
 
 from lib import errors, multi_seed, progress, trainer
-from lib.sweeps import layout, train_split
+from lib.sweeps import layout
 from lib.sweeps.plan import RunSpec, Task
 
 
@@ -92,10 +93,10 @@ def run_task(task: Task, study_dir: str, outcome: Outcome,
             layout.group_dir(study_dir, task.group), seeds_per_program)
       else:
         workdir = layout.run_dir(study_dir, runs[0].name)
-        results = [trainer.train_and_evaluate(runs[0].config, workdir)]
+        results = [trainer.train_and_evaluate(runs[0].config, workdir,
+                                              evaluate_train_split=True)]
         if 'preempted_at_step' in results[0]:
           raise multi_seed.Preempted(results[0]['preempted_at_step'])
-        train_split.evaluate_checkpoint(runs[0].config, workdir)
     except multi_seed.Preempted:
       raise
     except Exception as e:  # pylint: disable=broad-except
