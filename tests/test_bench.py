@@ -1,7 +1,7 @@
 """The training benchmark (experiments/bench) on tiny settings: its outputs
 have the promised fields and plausible FLOP counts. No timing is asserted:
 timings belong to the benchmark. (That the speed-ups it led to keep the
-math is tests/test_fast_gradients.py.)"""
+math is tests/test_cpu_gradients.py.)"""
 import importlib.util
 import json
 import os

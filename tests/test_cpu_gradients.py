@@ -207,3 +207,50 @@ def test_pooling_stays_after_the_activation_where_they_do_not_commute(
   # The other order gives other values: the test above would catch a swap.
   swapped = activations.get(activation)(pooling.pool(pool, y, 2) + bias)
   assert not np.allclose(swapped, expected, atol=1e-3)
+
+
+def test_auto_turns_the_rewrites_on_for_the_cpu_only():
+  assert cpu_gradients.resolve('auto', 'cpu') == set(cpu_gradients.REWRITES)
+  for backend in ('gpu', 'cuda', 'rocm', 'tpu'):
+    assert cpu_gradients.resolve('auto', backend) == frozenset()
+  assert cpu_gradients.resolve('on', 'gpu') == set(cpu_gradients.REWRITES)
+  assert cpu_gradients.resolve('off', 'cpu') == frozenset()
+  assert cpu_gradients.resolve('max_pool, pool_first') == {'max_pool', 'pool_first'}
+
+
+@pytest.mark.parametrize('bad', ['', ',', 'fast', 'max_pool,typo'])
+def test_a_setting_that_names_no_rewrite_is_refused(bad):
+  from lib import errors  # pylint: disable=g-import-not-at-top
+  with pytest.raises(errors.UserError, match='fast_cpu_gradients'):
+    cpu_gradients.resolve(bad)
+
+
+@pytest.mark.parametrize('setting, rewritten', [('off', False), ('on', True)])
+def test_the_trainer_steps_with_the_configured_rewrites(data_dir, setting,
+                                                        rewritten):
+  """train.fast_cpu_gradients reaches the compiled step the loop runs: the
+  rewrites' optimization barriers (max_pool, conv_barrier) are in its
+  program, or none are (nothing else in a train step adds one)."""
+  from configs import digits_cnn  # pylint: disable=g-import-not-at-top
+  from lib import parallel, trainer  # pylint: disable=g-import-not-at-top
+  config = digits_cnn.get_config()
+  config.data.data_dir = data_dir
+  config.train.fast_cpu_gradients = setting
+  run = trainer.Run(config)
+  assert run.gradient_rewrites == cpu_gradients.resolve(setting)
+  program = trainer.Program(run, stacked=False, mesh=parallel.make_mesh())
+  state = program.init(0)
+  inputs = (program.train_arrays, program.permutation(0, 0))
+  jaxpr = str(jax.make_jaxpr(program.step)(state, inputs))
+  assert ('optimization_barrier' in jaxpr) == rewritten
+
+
+def test_a_bad_setting_on_the_command_line_is_one_error_line(tmp_path):
+  from tests.conftest import run_module  # pylint: disable=g-import-not-at-top
+  proc = run_module('experiments.train', '--config=configs/digits_cnn.py',
+                    '--config.train.fast_cpu_gradients=fast',
+                    f'--workdir={tmp_path / "run"}', timeout=120)
+  assert proc.returncode == 2
+  assert proc.stderr.strip().splitlines()[-1].startswith(
+      "error: train.fast_cpu_gradients='fast'")
+  assert not (tmp_path / 'run').exists()

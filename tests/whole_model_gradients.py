@@ -1,8 +1,10 @@
 r"""Every model's gradient with lib/cpu_gradients' rewrites against JAX's own.
 
   python -m tests.whole_model_gradients --models=resnet18@224,cnn [--rewrites=on]
+  python -m tests.whole_model_gradients --models='lenet5:pooling=max;activation=relu'
 
-For each model (`name` at its smallest input, or `name@SIZE`) this compiles,
+For each model (`name` at its smallest input, or `name@SIZE`, with settings
+after a colon, separated by semicolons) this compiles,
 with jax.jit, the train step's loss gradient (lib.train_step.loss_and_grads:
 train mode, so BatchNorm uses batch statistics and dropout is on) four ways:
 float64 and float32, each with the rewrites and with none (JAX's own autodiff
@@ -20,7 +22,7 @@ import json
 
 from absl import app, flags
 
-_MODELS = flags.DEFINE_list('models', None, 'Models, as NAME or NAME@SIZE.')
+_MODELS = flags.DEFINE_list('models', None, 'Models, as NAME[@SIZE][:FIELD=VALUE;...].')
 _REWRITES = flags.DEFINE_list(
     'rewrites', ['auto', 'on'], 'train.fast_cpu_gradients settings to check; '
     'settings that give the same rewrites on this backend are checked once.')
@@ -37,12 +39,24 @@ SMALLEST_INPUT = {
 }
 
 
-def input_shape(spec: str) -> tuple[str, tuple[int, int, int]]:
+def _value(text: str):
+  for kind in (int, float):
+    try:
+      return kind(text)
+    except ValueError:
+      pass
+  return text
+
+
+def parse(spec: str) -> tuple[str, tuple[int, int, int], dict]:
+  """'name[@SIZE][:field=value;...]' -> (name, input shape, model settings)."""
+  spec, _, settings = spec.partition(':')
   name, _, size = spec.partition('@')
   shape = SMALLEST_INPUT[name]
   if size:
     shape = (int(size), int(size), shape[2])
-  return name, shape
+  fields = dict(kv.split('=', 1) for kv in settings.split(';') if kv)
+  return name, shape, {k: _value(v) for k, v in fields.items()}
 
 
 def leaf_errors(result, truth) -> dict[str, float]:
@@ -65,9 +79,9 @@ def check(spec: str, settings: list[str], batch: int) -> dict:
   import ml_collections  # pylint: disable=g-import-not-at-top
   from lib import cpu_gradients, models, train_step  # pylint: disable=g-import-not-at-top
 
-  name, shape = input_shape(spec)
+  name, shape, fields = parse(spec)
   classes = 1000 if shape[0] >= 224 else 10
-  config = ml_collections.ConfigDict({'name': name})
+  config = ml_collections.ConfigDict({'name': name, **fields})
   model32 = models.build(config, classes, dtype=jnp.float32)
   model64 = models.build(config, classes, dtype=jnp.float64)
   keys = jax.random.split(jax.random.PRNGKey(0), 4)
@@ -102,7 +116,8 @@ def check(spec: str, settings: list[str], batch: int) -> dict:
         'float32': leaf_errors(ours32, truth),
         'float32_plain': leaf_errors(plain32, truth),
     }
-  return {'model': name, 'input': list(shape), 'batch': batch,
+  return {'model': name, 'model_settings': fields, 'input': list(shape),
+          'batch': batch,
           'backend': jax.default_backend(), 'settings': checked}
 
 

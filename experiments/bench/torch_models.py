@@ -19,8 +19,9 @@ import torch.nn.functional as F
 from experiments.bench import cases
 
 
-# True: the CNN max-pools before its ReLU, the order our lib/layers.py picks
-# by itself (bench --torch_pool_first), to see what that order gives PyTorch.
+# True: the CNN max-pools before its ReLU, the order lib/cpu_gradients'
+# pool_first gives our ConvBlock in a CPU train step (bench
+# --torch_pool_first), to see what that order gives PyTorch.
 POOL_FIRST = False
 
 
@@ -36,7 +37,7 @@ class CNN(nn.Module):
 
   def forward(self, x):
     for conv in (self.conv0, self.conv1):
-      if POOL_FIRST:  # Our lib/layers.py's order, by hand (same values).
+      if POOL_FIRST:  # Our pool_first order, by hand (same values).
         x = F.relu(F.max_pool2d(conv(x), 2))
       else:
         x = F.max_pool2d(F.relu(conv(x)), 2)

@@ -1,10 +1,10 @@
-r"""Compare XLA CPU flag sets (and our max-pool gradient) on the train steps.
+r"""Compare XLA CPU flag sets (and lib/cpu_gradients' rewrites) on the train steps.
 
   python -m experiments.bench.xla_flags_study --models=cnn,mlp \
       --variant=default: \
       --variant=ynn_off:--xla_cpu_experimental_ynn_fusion_type= \
       --variant=ynn_reduce:--xla_cpu_experimental_ynn_fusion_type=reduce \
-      --variant=old_pool:--bench_max_pool=reduce_window \
+      --variant=no_rewrites:--fast_cpu_gradients=off \
       --out=experiments/results/xla_flags
 
 Every variant's train step is compiled in this one process with its flags

@@ -22,8 +22,13 @@ gradient against JAX's own under jit, in float64 and float32):
 The config's `train.fast_cpu_gradients` chooses them: 'auto' (all of them on
 CPU, none elsewhere: they were measured on CPU only, and on GPU and TPU the
 stock XLA gradients run), 'on', 'off', or a comma-separated list of names
-for an A/B. Only differentiation changes: evaluation and inference, and the
-parameters, are the same either way.
+for an A/B. The parameters and the model as written stay the same, and
+evaluation and inference run the plain model. What can differ in a train
+step is rounding: sums in another order (conv.py's filter gradients, the
+shares of overlapping pool windows) and, for pool_first, the last bit of
+exp-based activations and, at float ties (inputs that round equal once the
+bias is added, or saturate the activation; frequent in bfloat16), which
+element of a window receives the gradient: as accurate, not bitwise equal.
 """
 import contextlib
 import contextvars
@@ -53,6 +58,10 @@ def resolve(setting: str, backend: str | None = None) -> frozenset[str]:
   if setting == 'off':
     return frozenset()
   names = [n.strip() for n in setting.split(',') if n.strip()]
+  if not names:
+    raise errors.UserError(
+        f'train.fast_cpu_gradients={setting!r} names no rewrite; use one of '
+        f'{", ".join(SETTINGS)} or rewrite names ({", ".join(REWRITES)})')
   for n in names:
     if n not in REWRITES:
       raise errors.UserError(
@@ -86,8 +95,8 @@ def _intercept(rewrites, next_fun, args, kwargs, context):
       module.activation in activations.NON_DECREASING):
     # The block as written (conv -> activation -> pool), with its pool moved
     # into its convolution, before flax adds the bias.
-    window = module.pool_size
-    token = _POOL_IN_CONV.set((window, module.pool_stride or window))
+    window, stride = module.pool_size, module.pool_stride
+    token = _POOL_IN_CONV.set((window, window if stride is None else stride))
     try:
       with pooling.overridden(max=lambda x, *_: x):
         return next_fun(*args, **kwargs)

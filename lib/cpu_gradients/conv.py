@@ -96,8 +96,9 @@ def _filter_gradient(conv, l, r, g, settings: dict, matmul: bool,
   for j in range(k):
     lj = ls[:, j]
     (d,) = jax.linear_transpose(lambda r: conv(lj, r), r)(gs[:, j])
+    d = d.astype(_accumulator(l))  # bfloat16 slices add up in float32.
     dr = d if dr is None else dr + d
-  return dr
+  return dr.astype(r.dtype)
 
 
 def _pointwise_filter_gradient(l, r, g, numbers, settings):

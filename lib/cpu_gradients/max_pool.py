@@ -94,6 +94,8 @@ def _max_pool_fwd(x, window, stride, pads):
     first = jnp.full(y.shape, k * k, index)
     for t in reversed(range(k * k)):  # The earliest maximum wins.
       first = jnp.where(elements[t] == y, index(t), first)
+  # A window holding NaN matches no element (first = k*k) and passes no
+  # gradient; its loss is NaN anyway, and the loop stops that run.
   return y, (first, x.shape)
 
 
