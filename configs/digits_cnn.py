@@ -1,5 +1,9 @@
 """CNN on scikit-learn's 8x8 digits: the default run (about 15 s on 2 CPU cores).
 
+Expected: test accuracy 99.44 +- 0.34% over seeds 0-4 (360 test images);
+10.5 s wall for one run, start-up included (2-core x86_64 VM, AMD EPYC,
+2026-11-25). Measured with: python -m experiments.seeds --config=configs/digits_cnn.py --seeds=5 --out=runs/seeds/digits_cnn
+
 Run:
   python -m experiments.train --config=configs/digits_cnn.py --workdir=runs/digits_cnn
 Variants (ablations):

@@ -1,6 +1,9 @@
 """Multinomial (softmax) logistic regression on scikit-learn's 8x8 digits,
 trained with the lecture's plain gradient descent on mini-batches.
 
+Expected: test accuracy 96.78 +- 0.15% over seeds 0-4 (2-core x86_64 VM,
+2026-11-25). Measured with: python -m experiments.seeds --config=configs/digits_logreg.py --seeds=5 --out=runs/seeds/digits_logreg
+
 Run:
   python -m experiments.train --config=configs/digits_logreg.py --workdir=runs/digits_logreg
 """

@@ -1,5 +1,8 @@
 """Binary logistic regression, the lecture's sigmoid model: "is it a 3?".
 
+Expected: test accuracy 98.33% for every seed 0-4 (convex: one optimum;
+2-core x86_64 VM, 2026-11-25). Measured with: python -m experiments.seeds --config=configs/digits_logreg_binary.py --seeds=5 --out=runs/seeds/digits_logreg_binary
+
 One sigmoid output, binary cross-entropy, full-batch gradient descent.
 Run:
   python -m experiments.train --config=configs/digits_logreg_binary.py \

@@ -1,5 +1,8 @@
 """Multi-layer perceptron on scikit-learn's 8x8 digits.
 
+Expected: test accuracy 97.72 +- 0.23% over seeds 0-4 (2-core x86_64 VM,
+2026-11-25). Measured with: python -m experiments.seeds --config=configs/digits_mlp.py --seeds=5 --out=runs/seeds/digits_mlp
+
 Run:
   python -m experiments.train --config=configs/digits_mlp.py --workdir=runs/digits_mlp
 Activation ablation:

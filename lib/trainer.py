@@ -26,7 +26,7 @@ import ml_collections
 import numpy as np
 
 from lib import checkpointing, cpu_gradients, errors, losses, metrics_writer, models, optim
-from lib import parallel, preemption, progress, train_step, xla_cpu
+from lib import parallel, preemption, progress, provenance, train_step, xla_cpu
 from lib.data import pipeline
 
 COMPUTE_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
@@ -247,10 +247,17 @@ def train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   if start:
     which = f'{len(seeds)} seed(s) ' if program.stacked else ''
     progress.say(f'resumed {which}from the checkpoint at step {start}')
+  origin = provenance.record(start, {  # Every process: it gathers host names.
+      'fast_cpu_gradients': config.train.fast_cpu_gradients,
+      'gradient_rewrites': sorted(run.gradient_rewrites),
+      'compute_dtype': config.train.compute_dtype,
+      'pipeline': config.data.pipeline,
+      'seeds_in_program': len(seeds) if program.stacked else None})
   if primary:
     for c, w in zip(configs, workdirs):
       os.makedirs(w, exist_ok=True)
       write_json_atomic(os.path.join(w, 'config.json'), c.to_dict())
+      provenance.append(w, origin)
   records = _Records(program, workdirs, start, primary)
   preempt = preemption.PreemptionWatch(ckpt.manager)
 

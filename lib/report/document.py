@@ -20,6 +20,27 @@ def _problems(study: runs_lib.Study) -> list[str]:
   return lines
 
 
+def code_lines(study: runs_lib.Study) -> list[str]:
+  """Which commits the finished runs came from; a warning where they differ
+  or a tree was dirty (lib/provenance.py)."""
+  counts: dict[str, int] = {}
+  for r in study.finished:
+    for c in r.commits or ['unknown (no provenance.json)']:
+      counts[c] = counts.get(c, 0) + 1
+  if not counts:
+    return []
+  line = 'Code: ' + ', '.join(f'`{c}` ({n} run{"s" * (n != 1)})'
+                              for c, n in counts.items()) + '.'
+  lines = [line]
+  if len(counts) > 1:
+    lines.append('**Warning: the runs came from different code** (or a run '
+                 'was resumed on other code); compare them with care.')
+  elif any(c.endswith('+dirty') for c in counts):
+    lines.append('**Warning: the runs came from a tree with uncommitted '
+                 'changes** (its diff hash is in each RUN/provenance.json).')
+  return lines
+
+
 def _want_baselines(mode: str, study: runs_lib.Study) -> bool:
   cfg = study.finished[0].config if study.finished else None
   if mode == 'no' or cfg is None:
@@ -52,6 +73,8 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
         f"`{json.dumps(plan['fixed'])}`.", '',
         f"{len(study.runs)} runs planned: {counts['finished']} finished, "
         f"{counts['failed']} failed, {counts['missing']} missing."]
+  if code := code_lines(study):
+    md += [''] + code
   problems = _problems(study)
   if problems:
     md += ['', '## Missing or failed runs (left out of the statistics)', ''] + problems

@@ -3,7 +3,7 @@ import dataclasses
 import json
 import os
 
-from lib import errors, metrics_writer, trainer
+from lib import errors, metrics_writer, provenance, trainer
 from lib.sweeps import layout
 
 
@@ -18,6 +18,7 @@ class Run:
   results: dict | None = None
   metrics: list[dict] = dataclasses.field(default_factory=list)
   config: dict | None = None
+  commits: list[str] = dataclasses.field(default_factory=list)  # Code it ran on.
 
   def curve(self, split: str, key: str = 'accuracy') -> dict[int, float]:
     return {m['step']: m[key] for m in self.metrics
@@ -57,6 +58,7 @@ def load(study_dir: str) -> Study:
       run.metrics = metrics_writer.read(path)
       config_path = os.path.join(path, 'config.json')
       run.config = _read_json(config_path) if os.path.exists(config_path) else None
+      run.commits = provenance.commits(path)
     elif (error := layout.failure(study_dir, entry['name'])) is not None:
       run.status, run.error = 'failed', error
     runs.append(run)

@@ -1,0 +1,66 @@
+"""Every config's docstring commands work as written: the config loads with
+those flags (locked, as the launcher loads it) and its model initializes.
+
+A docstring command is a line `python -m experiments.train ...` (with its
+backslash continuations); '...' stands for the reader's own value.
+"""
+import glob
+import importlib
+import os
+import re
+import shlex
+
+import jax
+import jax.numpy as jnp
+import pytest
+from absl import flags
+from ml_collections import config_flags
+
+from lib import losses, models
+from tests.conftest import ROOT
+
+CONFIGS = sorted(os.path.relpath(p, ROOT) for p in
+                 glob.glob(os.path.join(ROOT, 'configs', '*.py'))
+                 if os.path.basename(p) not in ('__init__.py', 'common.py'))
+# Input shape and classes of each dataset, as TFDS prepares it.
+DATASETS = {'digits': ((8, 8, 1), 10), 'mnist': ((28, 28, 1), 10),
+            'cifar10': ((32, 32, 3), 10), 'imagenet2012': ((224, 224, 3), 1000)}
+
+
+def commands(path: str) -> list[list[str]]:
+  """The train commands in the module docstring of `path`, as argv lists."""
+  module = importlib.import_module(path[:-3].replace(os.sep, '.'))
+  text = re.sub(r'\\\n\s*', ' ', module.__doc__ or '')
+  return [shlex.split(line.strip())[3:] for line in text.splitlines()
+          if line.strip().startswith('python -m experiments.train ')]
+
+
+def load(argv: list[str]):
+  """The config these flags give, loaded and locked as the launcher does."""
+  values = flags.FlagValues()
+  ours = ['train', *[a for a in argv if a.startswith('--config')]]
+  config_flags.DEFINE_config_file('config', None, 'Config.', flag_values=values,
+                                  lock_config=True, sys_argv=ours)
+  values(ours)
+  return values.config
+
+
+@pytest.mark.parametrize('path', CONFIGS)
+def test_every_config_documents_how_to_run_it(path):
+  assert commands(path), f'{path}: no `python -m experiments.train` command'
+
+
+@pytest.mark.parametrize('path, argv', [
+    (p, argv) for p in CONFIGS for argv in commands(p)],
+    ids=lambda x: x if isinstance(x, str) else ' '.join(x))
+def test_docstring_command_loads_and_its_model_initializes(path, argv):
+  assert any(a.startswith(f'--config={path}') for a in argv), argv
+  config = load(argv)
+  shape, classes = DATASETS[config.data.name]
+  if config.data.image_size:
+    shape = (config.data.image_size, config.data.image_size, shape[2])
+  classes = 2 if config.data.positive_class >= 0 else classes
+  model = models.build(config.model, losses.num_outputs(classes))
+  variables = jax.eval_shape(
+      lambda: model.init(jax.random.PRNGKey(0), jnp.zeros((1, *shape))))
+  assert variables['params']
