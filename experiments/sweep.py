@@ -106,6 +106,8 @@ def main(argv):
     raise errors.UserError(f'--task_index={index} is out of range: the study '
                            f'has tasks 0..{len(study.tasks) - 1}')
   runner.validate(tasks, study_dir)  # Before anything is written.
+  from lib import preemption  # pylint: disable=g-import-not-at-top
+  preemption.install()  # From here a SIGTERM stops at a step boundary.
   if index is None:
     study_lib.write_plan(study, study_dir)
   else:

@@ -61,12 +61,17 @@ def _write_sbatch(argv: list[str]) -> None:
 
 
 def main(argv):
+  from lib import errors  # pylint: disable=g-import-not-at-top
+  if not _WORKDIR.value.strip():
+    raise errors.UserError('--workdir is empty; name the run directory, e.g. '
+                           '--workdir=runs/my_run')
   if _SBATCH.value:
     return _write_sbatch(sys.argv)
-  from lib import distributed, trainer, xla_cpu  # pylint: disable=g-import-not-at-top
+  from lib import distributed, preemption, trainer, xla_cpu  # pylint: disable=g-import-not-at-top
   xla_cpu.prepare_for(_CONFIG.value.train.compute_dtype)
   distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
                          _PROCESS_ID.value)
+  preemption.install()  # From here a SIGTERM stops the run at a step boundary.
   trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
 
 

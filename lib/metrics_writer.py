@@ -9,6 +9,8 @@ import time
 
 import numpy as np
 
+from lib import errors
+
 METRICS_FILE = 'metrics.jsonl'
 
 
@@ -20,20 +22,20 @@ class MetricWriter:
 
   def __init__(self, workdir: str, enabled: bool = True,
                resumed_at_step: int = 0):
-    self.enabled = enabled
+    self.enabled, self.workdir = enabled, workdir
     if not enabled:
       return
     self.path = os.path.join(workdir, METRICS_FILE)
-    # A resumed run repeats the steps after its last checkpoint: drop the
-    # lines the interrupted run wrote for them, so every step appears once.
-    if resumed_at_step and os.path.exists(self.path):
+    # A resumed run repeats the steps after its last checkpoint (a fresh one
+    # all of them): drop the lines an interrupted run wrote for them, so
+    # every step appears once.
+    if os.path.exists(self.path):
       self._truncate_after(resumed_at_step)
     from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
     self.tb = SummaryWriter(os.path.join(workdir, 'tensorboard'))
 
   def _truncate_after(self, step: int):
-    with open(self.path) as f:
-      kept = [line for line in f if line.strip() and json.loads(line)['step'] <= step]
+    kept = [json.dumps(r) + '\n' for r in _records(self.path) if r['step'] <= step]
     tmp = self.path + '.tmp'
     with open(tmp, 'w') as f:
       f.writelines(kept)
@@ -59,9 +61,25 @@ class MetricWriter:
       self.tb.close()
 
 
+def _records(path: str) -> list[dict]:
+  """The file's records. A torn last line (the disk filled, the power went
+  while it was written) is dropped: its step runs again on resume."""
+  with open(path) as f:
+    lines = [line for line in f if line.strip()]
+  records = []
+  for i, line in enumerate(lines):
+    try:
+      records.append(json.loads(line))
+    except json.JSONDecodeError:
+      if i < len(lines) - 1:
+        raise errors.UserError(
+            f'{path}: line {i + 1} is not JSON; the file was edited or damaged '
+            'mid-way; repair or remove that line') from None
+  return records
+
+
 def read(workdir: str) -> list[dict]:
   path = os.path.join(workdir, METRICS_FILE)
   if not os.path.exists(path):
     return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+  return _records(path)

@@ -26,7 +26,8 @@ import ml_collections
 import numpy as np
 
 from lib import checkpointing, cpu_gradients, errors, losses, metrics_writer, models, optim
-from lib import parallel, preemption, progress, provenance, train_step, xla_cpu
+from lib import parallel, preemption, progress, provenance, run_lock, train_step
+from lib import xla_cpu
 from lib.data import pipeline
 
 COMPUTE_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
@@ -38,6 +39,7 @@ class Run:
 
   def __init__(self, config: ml_collections.ConfigDict):
     self.config = config
+    _check_values(config)
     if config.train.compute_dtype not in COMPUTE_DTYPES:
       raise errors.unknown_name('compute_dtype', config.train.compute_dtype,
                                 COMPUTE_DTYPES)
@@ -69,6 +71,35 @@ class Run:
   def init_state(self) -> train_step.TrainState:
     return train_step.init_state(self.model, self.tx, self.data.spec.image_shape,
                                  self.config.seed)
+
+
+def _check_values(config: ml_collections.ConfigDict) -> None:
+  """Values that would train nonsense or crash mid-run: one line each."""
+  train, opt = config.train, config.optimizer
+  checks = [
+      (train.batch_size >= 1, 'train.batch_size must be >= 1'),
+      (opt.learning_rate >= 0, 'optimizer.learning_rate must be >= 0'),
+      (train.keep_checkpoints >= 1,
+       'train.keep_checkpoints must be >= 1 (0 would keep no checkpoint)'),
+      (train.checkpoint_every_steps >= 1, 'train.checkpoint_every_steps must be >= 1'),
+      (train.log_every_steps >= 1, 'train.log_every_steps must be >= 1'),
+      (train.eval_every_epochs > 0, 'train.eval_every_epochs must be > 0'),
+      (train.num_steps >= 0 and train.num_epochs >= 0,
+       'train.num_steps and train.num_epochs must be >= 0'),
+  ]
+  if 'dropout' in config.model:
+    checks.append((0 <= config.model.dropout < 1,
+                   'model.dropout must be in [0, 1) (the fraction dropped)'))
+  for ok, message in checks:
+    if not ok:
+      raise errors.UserError(f'{message}; got the config\'s value: '
+                             f'{_value_in(config, message.split()[0])!r}')
+
+
+def _value_in(config, dotted: str):
+  for part in dotted.split('.'):
+    config = config[part]
+  return config
 
 
 class Preempted(Exception):
@@ -205,6 +236,13 @@ class _Records:
     if not self.stacked and self.primary:
       progress.say(self.meter.line(steps[-1], {k: v[0] for k, v in summary.items()}))
 
+  def best_so_far(self, start: int) -> np.ndarray:
+    """Each seed's best logged eval accuracy up to step `start`, or 0."""
+    return np.array([max((m['accuracy'] for m in metrics_writer.read(w.workdir)
+                          if m['split'] == 'eval' and m['step'] <= start),
+                         default=0.0) if w.enabled else 0.0
+                     for w in self.writers])
+
   def eval(self, step: int, metrics: dict, split: str = 'eval') -> None:
     for i, w in enumerate(self.writers):
       if i not in self.diverged:
@@ -223,6 +261,20 @@ TRAIN_EVAL_SPLIT = 'train_eval'
 def train(program: Program, configs: Sequence[ml_collections.ConfigDict],
           workdirs: Sequence[str], checkpoint_dir: str,
           evaluate_train_split: bool = False) -> list:
+  """`_train` with every workdir locked (lib/run_lock.py) while it runs."""
+  locks = ([run_lock.RunLock(w) for w in workdirs]
+           if jax.process_index() == 0 else [])
+  try:
+    return _train(program, configs, workdirs, checkpoint_dir,
+                  evaluate_train_split)
+  finally:
+    for lock in locks:
+      lock.release()
+
+
+def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
+           workdirs: Sequence[str], checkpoint_dir: str,
+           evaluate_train_split: bool = False) -> list:
   """Trains configs[i] (the program's config with its own seed) into
   workdirs[i], checkpointing into checkpoint_dir.
 
@@ -259,11 +311,17 @@ def train(program: Program, configs: Sequence[ml_collections.ConfigDict],
       write_json_atomic(os.path.join(w, 'config.json'), c.to_dict())
       provenance.append(w, origin)
   records = _Records(program, workdirs, start, primary)
+  if program.stacked:  # A seed frozen at an earlier step diverged there.
+    for i, s in enumerate(np.asarray(jax.device_get(state.step))):
+      if s != start:
+        records.diverged[i] = errors.Diverged(
+            f'the loss became non-finite at step {s + 1} (in an earlier '
+            'session); lower the learning rate or check the data')
   preempt = preemption.PreemptionWatch(ckpt.manager)
 
   # --- steps: inputs, step, log, evaluate, checkpoint, SIGTERM -------------
   pending, eval_metrics = [], None
-  best = np.zeros(len(seeds))
+  best = records.best_so_far(start)  # A resumed run's earlier evaluations count.
   permutation, permutation_epoch = None, None
   t0 = time.time()
   try:
@@ -339,11 +397,27 @@ def train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   return results
 
 
+def finished_results(workdir: str, total_steps: int) -> dict | None:
+  """The results of a run that finished these steps (results.json and the
+  final checkpoint are there), or None: starting it again changes nothing."""
+  path = os.path.join(workdir, RESULTS_FILE)
+  if not (os.path.exists(path) and
+          os.path.isdir(os.path.join(workdir, 'checkpoints', str(total_steps)))):
+    return None
+  with open(path) as f:
+    results = json.load(f)
+  return results if results.get('steps') == total_steps else None
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        evaluate_train_split: bool = False) -> dict:
   """One ordinary run into workdir: its results dict, or
   {'preempted_at_step': step} after SIGTERM (checkpointed; run it again)."""
   run = Run(config)  # Raises UserError on bad input; nothing written yet.
+  if (done := finished_results(workdir, run.total_steps)) is not None:
+    progress.say(f'{os.path.abspath(workdir)} already finished its '
+                 f'{run.total_steps} steps; nothing to do')
+    return done
   program = Program(run, stacked=False, mesh=parallel.make_mesh())
   try:
     return train(program, [config], [workdir],

@@ -1,0 +1,152 @@
+"""A run's records stay right across restarts, and bad values never start one.
+
+(issue: never lose progress, never report a wrong result.)
+"""
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from configs import digits_cnn
+from lib import errors, metrics_writer, multi_seed, preemption, run_lock, trainer
+from tests.conftest import ROOT
+
+
+def _config(data_dir, **train):
+  c = digits_cnn.get_config()
+  c.data.data_dir = data_dir
+  c.model.features, c.model.convs_per_block, c.model.dense = (8, 16), 1, (32,)
+  c.train.num_epochs, c.train.num_steps = 0.0, 6
+  c.train.log_every_steps, c.train.checkpoint_every_steps = 3, 3
+  c.train.eval_every_epochs = 0.1  # 11 steps an epoch: an evaluation each step.
+  c.train.update(train)
+  return c
+
+
+@pytest.mark.parametrize('section, field, value, message', [
+    ('train', 'batch_size', 0, 'train.batch_size must be >= 1'),
+    ('optimizer', 'learning_rate', -0.1, 'optimizer.learning_rate must be >= 0'),
+    ('train', 'keep_checkpoints', 0, 'train.keep_checkpoints must be >= 1'),
+    ('train', 'checkpoint_every_steps', 0, 'train.checkpoint_every_steps must be >= 1'),
+    ('train', 'log_every_steps', 0, 'train.log_every_steps must be >= 1'),
+    ('model', 'dropout', 1.0, 'model.dropout must be in [0, 1)'),
+    ('model', 'dropout', -0.5, 'model.dropout must be in [0, 1)'),
+])
+def test_a_bad_value_is_one_error_before_anything_is_written(
+    data_dir, tmp_path, section, field, value, message):
+  config = _config(data_dir)
+  config[section][field] = value
+  with pytest.raises(errors.UserError, match=f'^{message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")}'):
+    trainer.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert not (tmp_path / 'run').exists()
+
+
+def test_an_empty_workdir_is_refused(tmp_path):
+  proc = subprocess.run(
+      [sys.executable, '-m', 'experiments.train',
+       f'--config={ROOT}/configs/digits_cnn.py', '--workdir='],
+      cwd=str(tmp_path), env={**os.environ, 'PYTHONPATH': ROOT,
+                              'JAX_PLATFORMS': 'cpu'},
+      capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 2
+  assert proc.stderr.strip().splitlines() == [
+      'error: --workdir is empty; name the run directory, e.g. --workdir=runs/my_run']
+  assert not os.listdir(tmp_path)
+
+
+def test_best_accuracy_counts_the_evaluations_before_a_resume(data_dir, tmp_path):
+  workdir = str(tmp_path / 'run')
+  trainer.train_and_evaluate(_config(data_dir), workdir)
+  # As if killed after the step-3 checkpoint, and as if the step-2 evaluation
+  # had been the best one: the resumed run must still count it.
+  os.remove(os.path.join(workdir, trainer.RESULTS_FILE))
+  subprocess.run(['rm', '-rf', os.path.join(workdir, 'checkpoints', '6')], check=True)
+  path = os.path.join(workdir, metrics_writer.METRICS_FILE)
+  records = metrics_writer.read(workdir)
+  for r in records:
+    if r['split'] == 'eval' and r['step'] == 2:
+      r['accuracy'] = 1.0
+  with open(path, 'w') as f:
+    f.writelines(json.dumps(r) + '\n' for r in records)
+  results = trainer.train_and_evaluate(_config(data_dir), workdir)
+  assert results['best_eval_accuracy'] == 1.0
+  evals = [r['step'] for r in metrics_writer.read(workdir) if r['split'] == 'eval']
+  assert evals == [1, 2, 3, 4, 5, 6]  # Each step once.
+
+
+def _snapshot(directory):
+  out = {}
+  for root, _, files in os.walk(directory):
+    for name in files:
+      path = os.path.join(root, name)
+      with open(path, 'rb') as f:
+        out[path] = (os.stat(path).st_mtime_ns, hashlib.sha256(f.read()).hexdigest())
+  return out
+
+
+def test_a_finished_run_started_again_changes_nothing(data_dir, tmp_path):
+  workdir = str(tmp_path / 'run')
+  first = trainer.train_and_evaluate(_config(data_dir), workdir)
+  before = _snapshot(workdir)
+  assert trainer.train_and_evaluate(_config(data_dir), workdir) == first
+  assert _snapshot(workdir) == before
+
+
+def test_metrics_drop_what_a_restart_repeats_and_a_torn_last_line(tmp_path):
+  path = tmp_path / metrics_writer.METRICS_FILE
+  lines = [json.dumps({'split': 'train', 'step': s, 'loss': 1.0}) for s in range(1, 6)]
+  path.write_text('\n'.join(lines) + '\n{"split": "train", "st')  # Torn.
+  assert [r['step'] for r in metrics_writer.read(str(tmp_path))] == [1, 2, 3, 4, 5]
+  metrics_writer.MetricWriter(str(tmp_path), resumed_at_step=3).close()
+  assert [r['step'] for r in metrics_writer.read(str(tmp_path))] == [1, 2, 3]
+  metrics_writer.MetricWriter(str(tmp_path), resumed_at_step=0).close()
+  assert metrics_writer.read(str(tmp_path)) == []  # A fresh start: all repeated.
+  path.write_text(lines[0] + '\nnot json\n' + lines[1] + '\n')
+  with pytest.raises(errors.UserError, match='line 2 is not JSON'):
+    metrics_writer.read(str(tmp_path))
+
+
+def test_diverged_seeds_of_a_group_stay_failed_when_retried(data_dir, tmp_path):
+  configs = []
+  for seed in (0, 1):
+    c = _config(data_dir)
+    c.seed, c.optimizer.learning_rate = seed, 1e12
+    configs.append(c)
+  dirs = [str(tmp_path / f'seed={s}') for s in (0, 1)]
+  for attempt in range(2):  # The retry must not report them finished.
+    results = multi_seed.train_and_evaluate(configs, dirs, str(tmp_path))
+    assert all(isinstance(r, errors.Diverged) for r in results), (attempt, results)
+    assert not any(os.path.exists(os.path.join(d, trainer.RESULTS_FILE)) for d in dirs)
+
+
+def test_sigterm_before_the_first_step_stops_there_with_a_checkpoint(data_dir, tmp_path):
+  workdir = str(tmp_path / 'run')
+  preemption.install()
+  os.kill(os.getpid(), signal.SIGTERM)  # As if it came during start-up.
+  try:
+    assert trainer.train_and_evaluate(_config(data_dir), workdir) == {
+        'preempted_at_step': 1}
+  finally:
+    preemption.clear()
+  assert os.path.isdir(os.path.join(workdir, 'checkpoints', '1'))
+  assert trainer.train_and_evaluate(_config(data_dir), workdir)['steps'] == 6
+
+
+def test_a_second_run_on_a_workdir_in_use_is_refused(data_dir, tmp_path):
+  workdir = str(tmp_path / 'run')
+  holder = subprocess.Popen(
+      [sys.executable, '-c', 'import sys, time; from lib import run_lock; '
+       f'run_lock.RunLock({workdir!r}); print("locked", flush=True); time.sleep(60)'],
+      cwd=ROOT, stdout=subprocess.PIPE, text=True)
+  try:
+    assert holder.stdout.readline().strip() == 'locked'
+    with pytest.raises(errors.UserError, match=f'in use by pid {holder.pid} on '):
+      trainer.train_and_evaluate(_config(data_dir), workdir)
+  finally:
+    holder.kill()  # kill -9: the operating system releases the lock.
+    holder.wait()
+  run_lock.RunLock(workdir).release()
