@@ -46,25 +46,37 @@ class Checkpointer:
   def wait(self):
     self.manager.wait_until_finished()
 
-  def check_compatible(self, step: int, state_like: Any) -> None:
-    """UserError if the saved parameters have other shapes than the config's."""
-    saved = self.manager.item_metadata(step)['state']['params']
-    want = jax.tree_util.tree_flatten_with_path(state_like.params)[0]
-    have = {jax.tree_util.keystr(p): tuple(m.shape) for p, m in
-            jax.tree_util.tree_flatten_with_path(saved)[0]}
-    for path, leaf in want:
-      key = jax.tree_util.keystr(path)
-      if have.get(key) != tuple(leaf.shape):
+  def check_compatible(self, step: int, metadata, state_like: Any,
+                       data_iter: grain.DatasetIterator | None = None) -> None:
+    """UserError if the checkpoint holds another state than this config's:
+    other parameter shapes (the model changed), another optimizer state (the
+    optimizer or its weight decay changed), another model state, or iterator
+    state where there is none (the pipeline changed). Only what fits is
+    restored; only what cannot be read is unreadable."""
+    have = _shapes(metadata['state'])
+    want = _shapes(state_like)
+    fix = "use a new --workdir or the run's own config.json"
+    for field, what in FIELDS:
+      got = {k: v for k, v in have.items() if k.split('/')[0] == field}
+      need = {k: v for k, v in want.items() if k.split('/')[0] == field}
+      for key, shape in need.items():
+        if got.get(key) != shape:
+          where = _dotted(key)
+          raise errors.UserError(
+              f'the checkpoint in {self.directory} does not fit this config: '
+              f'{what} {where} is {got.get(key, "absent")} there but {shape} '
+              f'here; {fix}')
+      if extra := sorted(set(got) - set(need)):
         raise errors.UserError(
             f'the checkpoint in {self.directory} does not fit this config: '
-            f'params{key} is {have.get(key, "absent")} there but '
-            f'{tuple(leaf.shape)} here; use a new --workdir or the run\'s '
-            f'own config.json')
-    extra = sorted(set(have) - {jax.tree_util.keystr(p) for p, _ in want})
-    if extra:
+            f'it has {what} {_dotted(extra[0])} which this config lacks; {fix}')
+    saved_data = (self.directory / str(step) / 'data').exists()
+    if (data_iter is not None) != saved_data:
       raise errors.UserError(
-          f'the checkpoint in {self.directory} does not fit this config: it '
-          f'has params{extra[0]} which this model lacks; use a new --workdir')
+          f'the checkpoint in {self.directory} does not fit this config: '
+          f'it was saved {"with" if saved_data else "without"} grain iterator '
+          f'state and this config\'s data.pipeline is '
+          f'{"grain" if data_iter is not None else "device"}; {fix}')
 
   def restore(self, step: int, state_like: Any,
               data_iter: grain.DatasetIterator | None) -> Any:
@@ -81,18 +93,26 @@ class Checkpointer:
   def restore_latest(self, state_like: Any, data_iter) -> tuple[int, Any]:
     """(step, state) of the newest readable checkpoint, or (0, state_like)."""
     for step in sorted(self.manager.all_steps(), reverse=True):
+      # Orbax/tensorstore raise many types for unreadable data; a checkpoint
+      # that reads but holds another state is the config's misfit, not
+      # damage (UserError, nothing moved).
       try:
-        self.check_compatible(step, state_like)
-        return step, self.restore(step, state_like, data_iter)
-      except errors.UserError:
-        raise
+        metadata = self.manager.item_metadata(step)
       except Exception as e:  # pylint: disable=broad-except
-        # Orbax/tensorstore raise many types for unreadable data.
-        moved = self._quarantine(step)
-        progress.say(f'warning: the checkpoint at step {step} is unreadable '
-                     f'({type(e).__name__}: {str(e).splitlines()[0][:200]}); '
-                     f'moved it to {moved} and trying the previous one')
+        self._set_aside(step, e)
+        continue
+      self.check_compatible(step, metadata, state_like, data_iter)
+      try:
+        return step, self.restore(step, state_like, data_iter)
+      except Exception as e:  # pylint: disable=broad-except
+        self._set_aside(step, e)
     return 0, state_like
+
+  def _set_aside(self, step: int, e: Exception) -> None:
+    moved = self._quarantine(step)
+    progress.say(f'warning: the checkpoint at step {step} is unreadable '
+                 f'({type(e).__name__}: {str(e).splitlines()[0][:200]}); '
+                 f'moved it to {moved} and trying the previous one')
 
   def _quarantine(self, step: int) -> str:
     target = self.directory.parent / QUARANTINE / str(step)
@@ -107,6 +127,32 @@ class Checkpointer:
   def close(self):
     self.manager.wait_until_finished()
     self.manager.close()
+
+
+# The state's fields, in the order a misfit is reported, and what they are.
+FIELDS = (('params', 'the parameter'), ('model_state', 'the model state'),
+          ('opt_state', 'the optimizer state'), ('step', 'the step counter'),
+          ('rng', 'the RNG key'))
+
+
+def _token(key) -> str:
+  for attr in ('key', 'name', 'idx'):
+    if hasattr(key, attr):
+      return str(getattr(key, attr))
+  return str(key)
+
+
+def _shapes(tree) -> dict[str, tuple]:
+  """Leaf shapes by path ('params/conv0_0/conv/kernel'), for a TrainState as
+  for the tree of a checkpoint's metadata (namedtuple fields and dict keys
+  read alike)."""
+  return {'/'.join(_token(k) for k in path): tuple(getattr(leaf, 'shape', ()))
+          for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+def _dotted(key: str) -> str:
+  field, _, rest = key.partition('/')
+  return field + ''.join(f'[{part!r}]' for part in rest.split('/') if part)
 
 
 def load_state(directory: str, step: int | None = None) -> dict:

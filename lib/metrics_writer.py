@@ -21,7 +21,9 @@ def _plain(value):
 class MetricWriter:
 
   def __init__(self, workdir: str, enabled: bool = True,
-               resumed_at_step: int = 0):
+               resumed_at_step: int | None = None):
+    """resumed_at_step: the step a training session starts from (0: a fresh
+    start); None for a writer that only adds, e.g. visualization images."""
     self.enabled, self.workdir = enabled, workdir
     if not enabled:
       return
@@ -29,7 +31,7 @@ class MetricWriter:
     # A resumed run repeats the steps after its last checkpoint (a fresh one
     # all of them): drop the lines an interrupted run wrote for them, so
     # every step appears once.
-    if os.path.exists(self.path):
+    if resumed_at_step is not None and os.path.exists(self.path):
       self._truncate_after(resumed_at_step)
     from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
     self.tb = SummaryWriter(os.path.join(workdir, 'tensorboard'))

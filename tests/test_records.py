@@ -150,3 +150,38 @@ def test_a_second_run_on_a_workdir_in_use_is_refused(data_dir, tmp_path):
     holder.kill()  # kill -9: the operating system releases the lock.
     holder.wait()
   run_lock.RunLock(workdir).release()
+
+
+@pytest.mark.parametrize('change, message', [
+    ({'optimizer.name': 'sgd'}, 'the optimizer state opt_state'),
+    ({'optimizer.name': 'adamw', 'optimizer.weight_decay': 1e-4},
+     'the optimizer state opt_state'),
+    ({'data.pipeline': 'grain'}, 'saved without grain iterator state'),
+    ({'model.dense': (48,)}, "the parameter params['dense0']['dense']['bias'] is (32,)"),
+])
+def test_a_checkpoint_that_does_not_fit_is_an_error_and_nothing_is_moved(
+    data_dir, tmp_path, change, message):
+  """Resuming with another optimizer, weight decay, pipeline or model is the
+  config's misfit, not a damaged checkpoint: refused, every checkpoint kept."""
+  workdir = tmp_path / 'run'
+  config = _config(data_dir, num_steps=3)
+  trainer.train_and_evaluate(config, str(workdir))
+  before = sorted(os.listdir(workdir / 'checkpoints'))
+  config = _config(data_dir, num_steps=6)
+  for dotted, value in change.items():
+    section, field = dotted.split('.')
+    config[section][field] = value
+  with pytest.raises(errors.UserError, match='does not fit this config') as e:
+    trainer.train_and_evaluate(config, str(workdir))
+  assert message in str(e.value)
+  assert sorted(os.listdir(workdir / 'checkpoints')) == before
+  assert not (workdir / 'unreadable_checkpoints').exists()
+
+
+def test_a_writer_that_only_adds_keeps_the_metrics(tmp_path):
+  """Visualization opens a writer for its TensorBoard images: the run's
+  metrics must survive it."""
+  line = json.dumps({'split': 'train', 'step': 5, 'loss': 1.0})
+  (tmp_path / metrics_writer.METRICS_FILE).write_text(line + '\n')
+  metrics_writer.MetricWriter(str(tmp_path)).close()
+  assert [r['step'] for r in metrics_writer.read(str(tmp_path))] == [5]
