@@ -116,6 +116,10 @@ class Checkpointer:
 
   def _quarantine(self, step: int) -> str:
     target = self.directory.parent / QUARANTINE / str(step)
+    copy = 1
+    while target.exists():  # An earlier copy of this step was set aside too.
+      copy += 1
+      target = target.parent / f'{step}.{copy}'
     if jax.process_index() == 0:
       target.parent.mkdir(parents=True, exist_ok=True)
       os.replace(self.directory / str(step), target)

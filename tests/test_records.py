@@ -185,3 +185,23 @@ def test_a_writer_that_only_adds_keeps_the_metrics(tmp_path):
   (tmp_path / metrics_writer.METRICS_FILE).write_text(line + '\n')
   metrics_writer.MetricWriter(str(tmp_path)).close()
   assert [r['step'] for r in metrics_writer.read(str(tmp_path))] == [5]
+
+
+def test_a_second_unreadable_copy_of_a_step_is_set_aside_beside_the_first(
+    data_dir, tmp_path):
+  """The quarantine never crash-loops on a name it already used."""
+  workdir = tmp_path / 'run'
+  trainer.train_and_evaluate(_config(data_dir), str(workdir))
+  os.remove(workdir / trainer.RESULTS_FILE)
+  earlier = workdir / 'unreadable_checkpoints' / '6'  # Set aside before.
+  earlier.mkdir(parents=True)
+  (earlier / 'commit_success.txt').write_text('an earlier copy')
+  for root, _, files in os.walk(workdir / 'checkpoints' / '6' / 'state'):
+    for name in files:
+      if name not in ('commit_success.txt', '_CHECKPOINT_METADATA'):
+        path = os.path.join(root, name)
+        with open(path, 'r+b') as f:
+          f.truncate(os.path.getsize(path) // 3)
+  results = trainer.train_and_evaluate(_config(data_dir), str(workdir))
+  assert results['steps'] == 6
+  assert sorted(os.listdir(workdir / 'unreadable_checkpoints')) == ['6', '6.2']
