@@ -2,7 +2,7 @@
 the same compiled step fed one batch already on the device.
 
 Both pipelines go through the trainer's own code (lib.trainer.Run and
-_compile_train_step): 'grain' reads the array_record files batch by batch on
+Program, the loop's inputs as lib.trainer.train takes them): 'grain' reads the array_record files batch by batch on
 the host (and the loop hands each batch to the next step while the previous
 one computes, as in train_and_evaluate), 'device' gathers each batch inside
 the step from the split held on the device. Overhead = pipeline step time /
