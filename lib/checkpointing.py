@@ -6,7 +6,9 @@ checkpoint only counts once Orbax has committed it (half-written ones are
 never restored). A committed checkpoint that cannot be read (truncated or
 corrupted later) is moved aside, never deleted, and the previous one is used.
 """
+import logging
 import os
+import sys
 from typing import Any
 
 import grain
@@ -18,6 +20,39 @@ from jax.experimental import multihost_utils
 from lib import errors, progress
 
 QUARANTINE = 'unreadable_checkpoints'
+
+
+class _DropStorageErrors(logging.Filter):
+  """Orbax's background save threads log a full disk's error with its
+  traceback several times over; the trainer reports it as one line when the
+  save is awaited (lib/trainer.py _storage_guarded), so the logs are noise."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    if record.levelno < logging.ERROR:
+      return True
+    exc = record.exc_info[1] if record.exc_info else None
+    if exc is not None and errors.storage_problem(exc):
+      return False
+    return errors.storage_problem(ValueError(record.getMessage())) is None
+
+
+for _name in ('absl', 'asyncio'):
+  logging.getLogger(_name).addFilter(_DropStorageErrors())
+
+
+def _quiet_closed_loop(hook):
+  """After a failed save, tensorstore's write callbacks still complete into
+  Orbax's closed event loop; Python reports each as an unraisable
+  'Event loop is closed', one traceback per array. Nothing is lost by
+  dropping them: the save's own error is reported."""
+  def unraisablehook(unraisable):
+    value = unraisable.exc_value
+    if not (isinstance(value, RuntimeError) and str(value) == 'Event loop is closed'):
+      hook(unraisable)
+  return unraisablehook
+
+
+sys.unraisablehook = _quiet_closed_loop(sys.unraisablehook)
 
 
 def _handlers():
@@ -128,9 +163,17 @@ class Checkpointer:
     self.manager.reload()
     return str(target)
 
+  def committed_step(self) -> int | None:
+    """The newest step on disk that Orbax committed (uncommitted ones keep
+    a temporary suffix until the save completes)."""
+    steps = [int(p.name) for p in self.directory.iterdir() if p.name.isdigit()]
+    return max(steps, default=None)
+
   def close(self):
-    self.manager.wait_until_finished()
-    self.manager.close()
+    try:
+      self.manager.wait_until_finished()
+    finally:
+      self.manager.close()
 
 
 # The state's fields, in the order a misfit is reported, and what they are.

@@ -65,8 +65,16 @@ class Run:
     self.tx = optim.build(config.optimizer, self.total_steps, steps_per_epoch)
     self.eval_every = max(1, round(config.train.eval_every_epochs * steps_per_epoch))
     # Tracing init shape-only surfaces bad model settings (an unknown
-    # activation or pooling name) here, not after the workdir exists.
-    self.abstract_state = jax.eval_shape(self.init_state)
+    # activation or pooling name, features=abc) here, not after the workdir
+    # exists.
+    try:
+      self.abstract_state = jax.eval_shape(self.init_state)
+    except (TypeError, ValueError) as e:
+      first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+      raise errors.UserError(
+          f'model {config.model.name!r} does not build with these settings '
+          f'({first}); check the --config.model.* values against '
+          f'{_model_values(config)}') from None
 
   def init_state(self) -> train_step.TrainState:
     return train_step.init_state(self.model, self.tx, self.data.spec.image_shape,
@@ -94,6 +102,10 @@ def _check_values(config: ml_collections.ConfigDict) -> None:
     if not ok:
       raise errors.UserError(f'{message}; got the config\'s value: '
                              f'{_value_in(config, message.split()[0])!r}')
+
+
+def _model_values(config) -> str:
+  return ', '.join(f'{k}={v!r}' for k, v in config.model.items())
 
 
 def _value_in(config, dotted: str):
@@ -347,9 +359,9 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
         best = np.maximum(best, eval_metrics['accuracy'])
         records.eval(step, eval_metrics)
       if saving:
-        ckpt.save(step, state, data_iter)
+        _storage_guarded(lambda: ckpt.save(step, state, data_iter), ckpt)
       if stopping:
-        ckpt.wait()
+        _storage_guarded(ckpt.wait, ckpt)
         raise Preempted(step)
 
     # --- final evaluations ---------------------------------------------------
@@ -361,8 +373,8 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
                    TRAIN_EVAL_SPLIT)
   finally:
     preempt.close()
-    ckpt.close()
     records.close()
+    _storage_guarded(ckpt.close, ckpt)  # A failed async save surfaces here.
 
   # --- results ---------------------------------------------------------------
   seconds = time.time() - t0
@@ -395,6 +407,24 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
                  f"(loss {loss[0]:.4f}); run directory: "
                  f"{os.path.abspath(workdirs[0])}")
   return results
+
+
+def _storage_guarded(action, ckpt: checkpointing.Checkpointer) -> None:
+  """`action` (a save, a wait), with a full disk or a read-only directory as
+  one line: Orbax only commits whole checkpoints, so the last committed one
+  is intact and the run resumes from it once there is room."""
+  try:
+    action()
+  except Exception as e:  # pylint: disable=broad-except
+    step = ckpt.committed_step()
+    problem = errors.storage_error(e, context=(
+        f'writing checkpoints to {ckpt.directory}: ' +
+        (f'the last committed one (step {step}) is intact; run the same '
+         'command again to resume from it' if step is not None else
+         'none was committed yet; the run starts over when run again')))
+    if problem is None:
+      raise
+    raise problem from None
 
 
 def finished_results(workdir: str, total_steps: int) -> dict | None:
