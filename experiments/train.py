@@ -26,6 +26,9 @@ _COORDINATOR = flags.DEFINE_string(
     'coordinator_address', '', 'host:port of process 0, for multi-process runs.')
 _NUM_PROCESSES = flags.DEFINE_integer('num_processes', 0, 'Processes in the run.')
 _PROCESS_ID = flags.DEFINE_integer('process_id', -1, 'This process\'s rank.')
+_ALLOW_CHANGE = flags.DEFINE_bool(
+    'allow_config_change', False, 'Resume a run whose config.json differs from '
+    'this config in what it trains (config.json records the change).')
 _SBATCH = flags.DEFINE_bool('sbatch', False, 'Write WORKDIR/sbatch.sh for '
                             'SLURM, print its path, train nothing.')
 _NODES = flags.DEFINE_integer('nodes', 1, 'SLURM nodes (with --sbatch).')
@@ -72,7 +75,8 @@ def main(argv):
   distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
                          _PROCESS_ID.value)
   preemption.install()  # From here a SIGTERM stops the run at a step boundary.
-  trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value,
+                             allow_config_change=_ALLOW_CHANGE.value)
 
 
 if __name__ == '__main__':

@@ -25,7 +25,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from lib import checkpointing, cpu_gradients, errors, losses, metrics_writer, models, optim
+from lib import checkpointing, config_history, cpu_gradients, errors, losses
+from lib import metrics_writer, models, optim
 from lib import parallel, preemption, progress, provenance, run_lock, train_step
 from lib import xla_cpu
 from lib.data import pipeline
@@ -272,13 +273,14 @@ TRAIN_EVAL_SPLIT = 'train_eval'
 
 def train(program: Program, configs: Sequence[ml_collections.ConfigDict],
           workdirs: Sequence[str], checkpoint_dir: str,
-          evaluate_train_split: bool = False) -> list:
+          evaluate_train_split: bool = False,
+          allow_config_change: bool = False) -> list:
   """`_train` with every workdir locked (lib/run_lock.py) while it runs."""
   locks = ([run_lock.RunLock(w) for w in workdirs]
            if jax.process_index() == 0 else [])
   try:
     return _train(program, configs, workdirs, checkpoint_dir,
-                  evaluate_train_split)
+                  evaluate_train_split, allow_config_change)
   finally:
     for lock in locks:
       lock.release()
@@ -286,7 +288,8 @@ def train(program: Program, configs: Sequence[ml_collections.ConfigDict],
 
 def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
            workdirs: Sequence[str], checkpoint_dir: str,
-           evaluate_train_split: bool = False) -> list:
+           evaluate_train_split: bool = False,
+           allow_config_change: bool = False) -> list:
   """Trains configs[i] (the program's config with its own seed) into
   workdirs[i], checkpointing into checkpoint_dir.
 
@@ -297,6 +300,8 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   `evaluate_train_split` adds the training split in inference mode (no
   dropout, no augmentation) as a 'train_eval' line at the end: a train/test
   gap that measures fit rather than the regularizer's noise.
+  `allow_config_change`: resume even where the config differs from a
+  workdir's config.json in what it trains (else UserError, nothing moved).
   """
   run, config = program.run, program.run.config
   primary = jax.process_index() == 0
@@ -306,6 +311,11 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   # --- init and resume ---------------------------------------------------
   state = program.init(seed_arg)
   ckpt = checkpointing.Checkpointer(checkpoint_dir, config.train.keep_checkpoints)
+  # Before anything is restored or moved: a resume goes on with its own
+  # config, or records on purpose what changed (lib/config_history.py).
+  resuming = ckpt.latest_step() is not None
+  histories = [config_history.check(w, c.to_dict(), allow_config_change)
+               if resuming else ([], {}) for c, w in zip(configs, workdirs)]
   data_iter = None if program.device else run.data.train_iterator()
   start, state = ckpt.restore_latest(state, data_iter)  # UserError if misfit.
   if start:
@@ -318,9 +328,13 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
       'pipeline': config.data.pipeline,
       'seeds_in_program': len(seeds) if program.stacked else None})
   if primary:
-    for c, w in zip(configs, workdirs):
+    for c, w, (history, diff) in zip(configs, workdirs, histories):
       os.makedirs(w, exist_ok=True)
-      write_json_atomic(os.path.join(w, 'config.json'), c.to_dict())
+      if diff:
+        progress.say(f'{w}: continuing at step {start} with changed '
+                     f'{", ".join(diff)} (recorded in config.json)')
+      write_json_atomic(os.path.join(w, config_history.CONFIG_FILE),
+                        config_history.with_history(c.to_dict(), history, start, diff))
       provenance.append(w, origin)
   records = _Records(program, workdirs, start, primary)
   if program.stacked:  # A seed frozen at an earlier step diverged there.
@@ -440,18 +454,22 @@ def finished_results(workdir: str, total_steps: int) -> dict | None:
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
-                       evaluate_train_split: bool = False) -> dict:
+                       evaluate_train_split: bool = False,
+                       allow_config_change: bool = False) -> dict:
   """One ordinary run into workdir: its results dict, or
   {'preempted_at_step': step} after SIGTERM (checkpointed; run it again)."""
   run = Run(config)  # Raises UserError on bad input; nothing written yet.
   if (done := finished_results(workdir, run.total_steps)) is not None:
+    # A finished run asked for with another config is not that run.
+    config_history.check(workdir, config.to_dict(), allow_config_change)
     progress.say(f'{os.path.abspath(workdir)} already finished its '
                  f'{run.total_steps} steps; nothing to do')
     return done
   program = Program(run, stacked=False, mesh=parallel.make_mesh())
   try:
     return train(program, [config], [workdir],
-                 os.path.join(workdir, 'checkpoints'), evaluate_train_split)[0]
+                 os.path.join(workdir, 'checkpoints'), evaluate_train_split,
+                 allow_config_change)[0]
   except Preempted as e:
     progress.say(f'SIGTERM: saved a checkpoint at step {e.args[0]} and '
                  'stopped; run the same command again to resume')
