@@ -9,10 +9,12 @@ import signal
 import subprocess
 import sys
 
+import jax
+import numpy as np
 import pytest
 
 from configs import digits_cnn
-from lib import errors, metrics_writer, multi_seed, preemption, run_lock, trainer
+from lib import checkpointing, errors, metrics_writer, multi_seed, preemption, run_lock, trainer
 from tests.conftest import ROOT
 
 
@@ -254,3 +256,36 @@ def test_a_resume_may_change_how_the_run_is_logged_and_checkpointed(data_dir, tm
   subprocess.run(['rm', '-rf', str(workdir / 'checkpoints' / '3')], check=True)
   assert trainer.train_and_evaluate(config, str(workdir))['steps'] == 3
   assert 'config_changes' not in json.loads((workdir / 'config.json').read_text())
+
+
+def _flip_a_byte_of_the_largest_array_file(step_dir):
+  files = [os.path.join(root, name) for root, _, names in os.walk(step_dir / 'state')
+           for name in names]
+  path = max(files, key=os.path.getsize)
+  with open(path, 'r+b') as f:
+    f.seek(os.path.getsize(path) // 2)
+    byte = f.read(1)[0]
+    f.seek(-1, 1)
+    f.write(bytes([byte ^ 0x10]))
+
+
+def test_a_flipped_byte_in_a_checkpoint_is_caught_and_the_run_goes_on_from_the_last_good_one(
+    data_dir, tmp_path):
+  workdir = tmp_path / 'run'
+  trainer.train_and_evaluate(_config(data_dir), str(workdir))
+  os.remove(workdir / trainer.RESULTS_FILE)
+  saved = checkpointing.load_state(str(workdir / 'checkpoints'), 6)
+  _flip_a_byte_of_the_largest_array_file(workdir / 'checkpoints' / '6')
+  silently = checkpointing.load_state(str(workdir / 'checkpoints'), 6)
+  assert any(np.any(np.asarray(a) != np.asarray(b)) for a, b in zip(
+      jax.tree.leaves(saved), jax.tree.leaves(silently))), (
+          'Orbax alone reads the flipped byte without a word: why checksums exist')
+
+  results = trainer.train_and_evaluate(_config(data_dir), str(workdir))
+  assert results['steps'] == 6
+  assert os.listdir(workdir / 'unreadable_checkpoints') == ['6']
+  unbroken = tmp_path / 'unbroken'
+  trainer.train_and_evaluate(_config(data_dir), str(unbroken))
+  for a, b in zip(jax.tree.leaves(checkpointing.load_state(str(workdir / 'checkpoints'))),
+                  jax.tree.leaves(checkpointing.load_state(str(unbroken / 'checkpoints')))):
+    np.testing.assert_array_equal(a, b)
