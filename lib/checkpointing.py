@@ -91,6 +91,10 @@ class Checkpointer:
 
   def __init__(self, directory: str, keep: int):
     self.directory = epath.Path(directory).absolute()
+    # Before Orbax scans the steps (it logs and skips what it cannot list):
+    # a step this process may not read is the user's to fix, for all processes.
+    _, problem = _attempt(self._list_steps)
+    self._agree_refused(problem, f'listing the checkpoints in {self.directory}')
     self.manager = ocp.CheckpointManager(
         self.directory, item_handlers=_handlers(),
         options=ocp.CheckpointManagerOptions(
@@ -140,6 +144,19 @@ class Checkpointer:
           f'it was saved {"with" if saved_data else "without"} grain iterator '
           f'state and this config\'s data.pipeline is '
           f'{"grain" if data_iter is not None else "device"}; {fix}')
+    if saved_data:
+      # grain saves each process's own position (process_I-of-N.json); on
+      # another process count there is no position to give this process.
+      names = [p.name for p in (self.directory / str(step) / 'data').iterdir()]
+      counts = sorted({n.rsplit('-of-', 1)[1].split('.')[0] for n in names
+                       if '-of-' in n})
+      if counts and str(jax.process_count()) not in counts:
+        raise errors.UserError(
+            f'the checkpoint in {self.directory} was saved by {counts[0]} '
+            f'processes and this run has {jax.process_count()}: grain\'s '
+            f'iterator position is per process; resume with {counts[0]} '
+            'processes, or use data.pipeline=device, whose order follows '
+            'the step')
 
   def restore(self, step: int, state_like: Any,
               data_iter: grain.DatasetIterator | None) -> Any:
@@ -175,7 +192,7 @@ class Checkpointer:
       # that reads but holds another state is the config's misfit, not
       # damage (UserError, nothing moved), and a permission problem is the
       # user's to fix (UserError, nothing moved).
-      metadata, problem = _attempt(lambda: self.manager.item_metadata(step))
+      metadata, problem = _attempt(lambda: self._metadata(step))
       if self._all_agree_readable(step, problem):
         self.check_compatible(step, metadata, state_like, data_iter)
         state, problem = _attempt(lambda: self.restore(step, state_like, data_iter))
@@ -185,16 +202,46 @@ class Checkpointer:
       data_iter.set_state(start_position)
     return 0, state_like
 
+  def _metadata(self, step: int):
+    # Orbax answers an unlistable directory with empty metadata, not an
+    # error: list it first, so a permission problem says so.
+    os.listdir(self.directory / str(step))
+    metadata = self.manager.item_metadata(step)
+    if 'state' not in metadata.keys() or metadata['state'] is None:
+      raise ValueError(f'step {step} has no readable state metadata')
+    return metadata
+
+  def _list_steps(self) -> None:
+    if self.directory.exists():
+      for path in self.directory.iterdir():
+        if path.name.isdigit():
+          os.listdir(path)
+
+  def _agree_refused(self, problem: Exception | None, where: str) -> np.ndarray:
+    """Every process's vote (0 read, 1 unreadable, 2 the file system
+    refused); raises for all of them if any was refused, so none waits for
+    another that stopped."""
+    refused = problem is not None and errors.storage_problem(problem) is not None
+    vote = 2 if refused else int(problem is not None)
+    votes = (multihost_utils.process_allgather(np.int32(vote))
+             if jax.process_count() > 1 else np.array([vote]))
+    if refused:
+      raise errors.storage_error(problem, where)
+    if np.any(votes == 2):
+      raise errors.UserError(
+          f'process(es) {", ".join(map(str, np.flatnonzero(votes == 2)))} '
+          f'could not read {self.directory} ({where}: permission or storage); '
+          'see their error')
+    return votes
+
   def _all_agree_readable(self, step: int, problem: Exception | None) -> bool:
-    if problem is not None and errors.storage_problem(problem):
-      raise errors.storage_error(problem, f'reading the checkpoint at step {step}')
-    if jax.process_count() > 1:
-      votes = multihost_utils.process_allgather(np.int32(problem is not None))
-      if problem is None and np.any(votes):
-        problem = RuntimeError(f'unreadable on process(es) '
-                               f'{", ".join(map(str, np.flatnonzero(votes)))}')
-    if problem is None:
+    """True if every process read the step; else sets it aside (False)."""
+    votes = self._agree_refused(problem, f'reading the checkpoint at step {step}')
+    if not np.any(votes):
       return True
+    if problem is None:
+      problem = RuntimeError(f'unreadable on process(es) '
+                             f'{", ".join(map(str, np.flatnonzero(votes)))}')
     self._set_aside(step, problem)
     return False
 
