@@ -26,6 +26,9 @@ _COORDINATOR = flags.DEFINE_string(
     'coordinator_address', '', 'host:port of process 0, for multi-process runs.')
 _NUM_PROCESSES = flags.DEFINE_integer('num_processes', 0, 'Processes in the run.')
 _PROCESS_ID = flags.DEFINE_integer('process_id', -1, 'This process\'s rank.')
+_PROCESS_TIMEOUT = flags.DEFINE_integer(
+    'process_timeout_seconds', 30, 'Multi-process runs: after this long '
+    'without a heartbeat from a process, the others stop too.')
 _ALLOW_CHANGE = flags.DEFINE_bool(
     'allow_config_change', False, 'Resume a run whose config.json differs from '
     'this config in what it trains (config.json records the change).')
@@ -73,7 +76,7 @@ def main(argv):
   from lib import distributed, preemption, trainer, xla_cpu  # pylint: disable=g-import-not-at-top
   xla_cpu.prepare_for(_CONFIG.value.train.compute_dtype)
   distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
-                         _PROCESS_ID.value)
+                         _PROCESS_ID.value, _PROCESS_TIMEOUT.value)
   preemption.install()  # From here a SIGTERM stops the run at a step boundary.
   trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value,
                              allow_config_change=_ALLOW_CHANGE.value)

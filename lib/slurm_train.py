@@ -39,7 +39,9 @@ def script(*, workdir: str, train_args: list[str], python: str, repo_dir: str,
       '# Written by `launch.sh slurm`; `sbatch` this file again to resume.',
       'set -euo pipefail',
       f'cd {q(os.path.abspath(repo_dir))}',
-      'srun ' + ' '.join(q(c) for c in command),
+      # A task that dies stops the others at once (SLURM names it), instead
+      # of after the survivors' heartbeat timeout.
+      'srun --kill-on-bad-exit=1 ' + ' '.join(q(c) for c in command),
       '',
   ]
   return '\n'.join(lines)
