@@ -11,6 +11,11 @@ does): add --sbatch --nodes=N --ntasks_per_node=M [--partition= --time= --cpus=
 --gpus= --mem=]; the config is checked, WORKDIR/sbatch.sh written and its path
 printed.
 """
+# Before anything heavy is imported: a SIGTERM during start-up stops the
+# run at its first step with a checkpoint (lib/preemption.py).
+from lib import preemption  # pylint: disable=g-bad-import-order
+preemption.install()
+
 import os
 import sys
 
@@ -73,11 +78,10 @@ def main(argv):
                            '--workdir=runs/my_run')
   if _SBATCH.value:
     return _write_sbatch(sys.argv)
-  from lib import distributed, preemption, trainer, xla_cpu  # pylint: disable=g-import-not-at-top
+  from lib import distributed, trainer, xla_cpu  # pylint: disable=g-import-not-at-top
   xla_cpu.prepare_for(_CONFIG.value.train.compute_dtype)
   distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
                          _PROCESS_ID.value, _PROCESS_TIMEOUT.value)
-  preemption.install()  # From here a SIGTERM stops the run at a step boundary.
   trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value,
                              allow_config_change=_ALLOW_CHANGE.value)
 
