@@ -149,7 +149,15 @@ def test_config_with_other_model_shape_is_refused_before_training(data_dir, tmp_
   before = metrics_writer.read(str(tmp_path))
   proc = _run(tmp_path, data_dir, '--config.train.num_steps=100',
               '--config.model.width=64', check=False)
-  assert proc.returncode == 2
+  assert proc.returncode == 2  # First: the config is not the run's.
+  assert proc.stderr.strip().splitlines() == [
+      f'error: {tmp_path} was trained with another config (model.width 256 -> 64, '
+      'train.num_steps 50 -> 100); resuming would mix two runs: use a new '
+      '--workdir, or pass --allow_config_change to continue with the new values '
+      'on purpose (config.json then records the change)']
+  proc = _run(tmp_path, data_dir, '--config.train.num_steps=100',
+              '--config.model.width=64', '--allow_config_change', check=False)
+  assert proc.returncode == 2  # Asked for on purpose: the shapes still do not fit.
   assert proc.stderr.strip().startswith('error: the checkpoint in')
   assert 'does not fit this config' in proc.stderr
   assert metrics_writer.read(str(tmp_path)) == before
