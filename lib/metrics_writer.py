@@ -5,6 +5,7 @@ it). Only process 0 writes; the others get a writer that does nothing.
 """
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -16,6 +17,24 @@ METRICS_FILE = 'metrics.jsonl'
 
 def _plain(value):
   return value.item() if isinstance(value, np.generic | np.ndarray) else value
+
+
+def _summary_writer_class():
+  """tensorboardX's SummaryWriter, imported without PyTorch.
+
+  tensorboardX imports torch whenever it is installed (5 s of start-up on
+  2 cores), only to accept torch tensors, which we never pass. A None in
+  sys.modules makes that import fail as if torch were absent.
+  """
+  if 'torch' in sys.modules or 'tensorboardX' in sys.modules:
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+    return SummaryWriter
+  sys.modules['torch'] = None
+  try:
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+  finally:
+    del sys.modules['torch']
+  return SummaryWriter
 
 
 class MetricWriter:
@@ -33,8 +52,7 @@ class MetricWriter:
     # every step appears once.
     if resumed_at_step is not None and os.path.exists(self.path):
       self._truncate_after(resumed_at_step)
-    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-    self.tb = SummaryWriter(os.path.join(workdir, 'tensorboard'))
+    self.tb = _summary_writer_class()(os.path.join(workdir, 'tensorboard'))
 
   def _truncate_after(self, step: int):
     kept = [json.dumps(r) + '\n' for r in _records(self.path) if r['step'] <= step]

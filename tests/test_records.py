@@ -289,3 +289,18 @@ def test_a_flipped_byte_in_a_checkpoint_is_caught_and_the_run_goes_on_from_the_l
   for a, b in zip(jax.tree.leaves(checkpointing.load_state(str(workdir / 'checkpoints'))),
                   jax.tree.leaves(checkpointing.load_state(str(unbroken / 'checkpoints')))):
     np.testing.assert_array_equal(a, b)
+
+
+def test_writing_metrics_never_imports_pytorch(tmp_path):
+  """tensorboardX imports torch when it can (seconds of start-up for a run
+  that never uses it); a stand-in torch on the path shows whether it was."""
+  fake = tmp_path / 'path' / 'torch'
+  fake.mkdir(parents=True)
+  marker = tmp_path / 'torch_was_imported'
+  (fake / '__init__.py').write_text(f'open({str(marker)!r}, "w").close()\n')
+  code = ('from lib import metrics_writer; '
+          f'metrics_writer.MetricWriter({str(tmp_path / "run")!r}).close()')
+  subprocess.run([sys.executable, '-c', code], cwd=ROOT, check=True, timeout=120,
+                 env={**os.environ, 'PYTHONPATH': f'{tmp_path / "path"}:{ROOT}'})
+  assert (tmp_path / 'run' / 'tensorboard').is_dir()
+  assert not marker.exists()
