@@ -15,8 +15,15 @@
 #                     [--partition=... --time=... --cpus=... --gpus=... --mem=...]
 #                                  one multi-host run (N x M processes under srun)
 #
+#   ./launch.sh setup --dry-run    say which accelerator was found and what pip
+#                                  would install for it; install nothing
+#
 # Environment: PYTHON=/path/to/python3.12 to choose the interpreter;
-# VENV=dir to put the environment elsewhere (default .venv).
+# VENV=dir to put the environment elsewhere (default .venv);
+# ACCEL=cuda12|cuda13|tpu|cpu to choose the accelerator (default: found from
+# nvidia-smi's CUDA version or a TPU's /dev/accel0, else cpu); setup installs
+# jax's plugin for it (lib/accelerator/requirements-ACCEL.txt), and a run that
+# asked for an accelerator but got the CPU stops (exit 2).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 VENV=${VENV:-.venv}
@@ -38,9 +45,50 @@ find_python() {
   die "Python 3.12 not found; install it (e.g. 'pyenv install 3.12') or set PYTHON=/path/to/python3.12"
 }
 
+# The accelerator this machine has, or the one ACCEL names.
+detect_accel() {
+  if [ -n "${ACCEL:-}" ]; then
+    case "$ACCEL" in cpu|cuda12|cuda13|tpu) echo "$ACCEL"; return ;; esac
+    die "ACCEL=$ACCEL: use cuda12, cuda13, tpu or cpu"
+  fi
+  local smi cuda
+  if smi=$(nvidia-smi 2>/dev/null); then
+    cuda=$(grep -o 'CUDA Version: *[0-9]*' <<<"$smi" | grep -o '[0-9]*$' || true)
+    [ -n "$cuda" ] || die "nvidia-smi runs but names no CUDA version; set ACCEL=cuda12, cuda13 or cpu"
+    [ "$cuda" -ge 12 ] || die "the NVIDIA driver supports CUDA $cuda; jax needs 12 or later: update the driver, or set ACCEL=cpu"
+    [ "$cuda" -ge 13 ] && echo cuda13 || echo cuda12
+  elif [ -e /dev/accel0 ]; then
+    echo tpu
+  else
+    echo cpu
+  fi
+}
+
+ACCEL=$(detect_accel)
+export ACCEL  # The run checks that it got the backend it asked for.
+
+# The requirement files for this accelerator, in install order.
+requirement_files() {
+  echo requirements.txt
+  [ "$ACCEL" = cpu ] || echo "lib/accelerator/requirements-$ACCEL.txt"
+}
+
 setup() {
-  local stamp="$VENV/.requirements.sha256" want
-  want=$(sha256sum requirements.txt | cut -d' ' -f1)
+  local stamp="$VENV/.requirements.sha256" want files
+  files=$(requirement_files)
+  want=$(cat $files | sha256sum | cut -d' ' -f1)
+  [ "$ACCEL" = cpu ] || want="$want $ACCEL"
+  if [ "${1:-}" = --dry-run ]; then
+    echo "ACCEL=$ACCEL"
+    local py="$VENV/bin/python"
+    [ -x "$py" ] || py=$(find_python)
+    local f out
+    for f in $files; do
+      out=$("$py" -m pip install --dry-run -r "$f" 2>&1) || die "pip cannot resolve $f: $(tail -1 <<<"$out")"
+      echo "$f: $(grep '^Would install' <<<"$out" || echo 'nothing to install')"
+    done
+    return
+  fi
   if [ -x "$VENV/bin/python" ] && is_py312 "$VENV/bin/python" && \
      [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     return
@@ -49,13 +97,17 @@ setup() {
   echo "setting up $VENV with $("$py" --version) ..." >&2
   "$py" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -r requirements.txt
+  local f
+  for f in $files; do
+    echo "installing $f (ACCEL=$ACCEL) ..." >&2
+    "$VENV/bin/python" -m pip install --quiet -r "$f"
+  done
   echo "$want" > "$stamp"  # Written last: an interrupted install is redone.
 }
 
 cmd=${1:-train}; shift || true
 case "$cmd" in
-  setup) setup ;;
+  setup) setup "$@" ;;
   train)
     setup
     args=("$@")

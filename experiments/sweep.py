@@ -88,7 +88,7 @@ def _write_sbatch(study, study_dir: str) -> None:
 
 def main(argv):
   del argv
-  from lib import errors, multi_seed, progress, xla_cpu  # pylint: disable=g-import-not-at-top
+  from lib import accelerator, errors, multi_seed, progress, xla_cpu  # pylint: disable=g-import-not-at-top
   from lib.sweeps import runner, study as study_lib  # pylint: disable=g-import-not-at-top
   study_dir = _STUDY_DIR.value
   study = study_lib.load(_SWEEP.value, _VMAP.value)  # Validates everything.
@@ -102,6 +102,7 @@ def main(argv):
     runner.validate(study.tasks, study_dir)
     return _write_sbatch(study, study_dir)
 
+  accelerator.check_and_announce()  # Here, not on the login node above.
   index = _task_index()
   if index is None:
     tasks = study.tasks

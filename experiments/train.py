@@ -78,10 +78,11 @@ def main(argv):
                            '--workdir=runs/my_run')
   if _SBATCH.value:
     return _write_sbatch(sys.argv)
-  from lib import distributed, trainer, xla_cpu  # pylint: disable=g-import-not-at-top
+  from lib import accelerator, distributed, trainer, xla_cpu  # pylint: disable=g-import-not-at-top
   xla_cpu.prepare_for(_CONFIG.value.train.compute_dtype)
   distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
                          _PROCESS_ID.value, _PROCESS_TIMEOUT.value)
+  accelerator.check_and_announce()
   trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value,
                              allow_config_change=_ALLOW_CHANGE.value)
 
