@@ -9,6 +9,7 @@ aside, never deleted, and the previous one is used; all processes take that
 decision together. One that reads but does not fit the config, or that the
 file system will not let us read, is an error and nothing is moved.
 """
+import json
 import logging
 import os
 import sys
@@ -33,7 +34,8 @@ class _DropStorageErrors(logging.Filter):
   save is awaited (lib/trainer.py _storage_guarded), so the logs are noise."""
 
   def filter(self, record: logging.LogRecord) -> bool:
-    if record.levelno < logging.ERROR:
+    if record.levelno < logging.ERROR or not (
+        'orbax' in record.pathname or record.name == 'asyncio'):
       return True
     exc = record.exc_info[1] if record.exc_info else None
     if exc is not None and errors.storage_problem(exc):
@@ -76,15 +78,29 @@ CHECKSUMS = 'checksums'
 def checksums(state: Any) -> dict[str, str]:
   """{leaf path: crc32 of its bytes} for every leaf each process holds whole
   (the replicated state of data-parallel runs; a sharded leaf is skipped)."""
-  out = {}
-  for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]:
+  whole = {}
+  for path, leaf in _leaves(state).items():
     sharding = getattr(leaf, 'sharding', None)
     if sharding is not None and not sharding.is_fully_replicated:
       continue
-    data = np.asarray(leaf.addressable_data(0) if sharding is not None else leaf)
-    out['/'.join(_token(k) for k in path)] = (
-        f'{zlib.crc32(np.ascontiguousarray(data).tobytes()):08x}')
-  return out
+    if hasattr(leaf, 'dtype') and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+      leaf = jax.random.key_data(leaf)
+    whole[path] = leaf.addressable_data(0) if sharding is not None else leaf
+  host = jax.device_get(whole)  # One transfer for the whole state.
+  # Viewed as bytes without a copy (memoryview refuses ml_dtypes' bfloat16).
+  return {path: f'{zlib.crc32(np.ascontiguousarray(a).reshape(-1).view(np.uint8)):08x}'
+          for path, a in host.items()}
+
+
+class ChecksumMismatch(ValueError):
+  """The arrays read are not the bytes that were saved."""
+
+
+def verify(saved: dict[str, str], state: Any) -> None:
+  read = checksums(state)
+  if bad := sorted(k for k in saved if k in read and saved[k] != read[k]):
+    raise ChecksumMismatch(f'checksum mismatch in {_dotted(bad[0])} (and '
+                           f'{len(bad) - 1} more): the bytes on disk changed')
 
 
 class Checkpointer:
@@ -98,7 +114,10 @@ class Checkpointer:
     self.manager = ocp.CheckpointManager(
         self.directory, item_handlers=_handlers(),
         options=ocp.CheckpointManagerOptions(
-            max_to_keep=keep, create=True, enable_async_checkpointing=True))
+            max_to_keep=keep, create=True, enable_async_checkpointing=True,
+            # A save that a full disk or a kill cut short leaves its
+            # temporary directory; free that space on the next start.
+            cleanup_tmp_directories=True))
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
@@ -150,6 +169,17 @@ class Checkpointer:
       names = [p.name for p in (self.directory / str(step) / 'data').iterdir()]
       counts = sorted({n.rsplit('-of-', 1)[1].split('.')[0] for n in names
                        if '-of-' in n})
+      mine = (self.directory / str(step) / 'data' /
+              f'process_{jax.process_index()}-of-{jax.process_count()}.json')
+      if mine.exists() and not _same_structure(json.loads(mine.read_text()),
+                                                data_iter.get_state()):
+        # grain keeps one position per worker process: another
+        # data.worker_count cannot take it up (it would fail, or read
+        # another order without a word).
+        raise errors.UserError(
+            f'the checkpoint in {self.directory} holds grain iterator state '
+            'of another data.worker_count; resume with the run\'s own '
+            f'worker_count (its config.json); {fix}')
       if counts and str(jax.process_count()) not in counts:
         raise errors.UserError(
             f'the checkpoint in {self.directory} was saved by {counts[0]} '
@@ -174,10 +204,7 @@ class Checkpointer:
       items[CHECKSUMS] = ocp.args.JsonRestore()
     restored = self.manager.restore(step, args=ocp.args.Composite(**items))
     if has_sums:
-      saved, read = restored[CHECKSUMS], checksums(restored['state'])
-      if bad := sorted(k for k in saved if saved[k] != read.get(k)):
-        raise ValueError(f'checksum mismatch in {_dotted(bad[0])} (and '
-                         f'{len(bad) - 1} more): the bytes on disk changed')
+      verify(restored[CHECKSUMS], restored['state'])
     return restored['state']
 
   def restore_latest(self, state_like: Any, data_iter) -> tuple[int, Any]:
@@ -252,22 +279,30 @@ class Checkpointer:
                  f'moved it to {moved} and trying the previous one')
 
   def _quarantine(self, step: int) -> str:
+    """Moves the step aside (process 0) and returns where to, for every
+    process; a failed move is one error on every process, not a hang."""
     target = self.directory.parent / QUARANTINE / str(step)
     copy = 1
     while target.exists():  # An earlier copy of this step was set aside too.
       copy += 1
       target = target.parent / f'{step}.{copy}'
+    problem = None
     if jax.process_index() == 0:
       try:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self.directory / str(step), target)
       except OSError as e:
-        raise errors.UserError(
-            f'the checkpoint {self.directory / str(step)} is unreadable and '
-            f'cannot be moved aside ({e.strerror}); move it out of '
-            f'{self.directory} yourself, then run again') from None
-    if jax.process_count() > 1:
-      multihost_utils.sync_global_devices(f'quarantine {step}')
+        problem = e.strerror
+    if jax.process_count() > 1:  # Also the barrier: process 0 has moved it.
+      votes = multihost_utils.process_allgather(np.int32([problem is not None, copy]))
+      failed, copy = bool(votes[0][0]), int(votes[0][1])
+      target = target.parent / (str(step) if copy == 1 else f'{step}.{copy}')
+      problem = problem or ('it could not be moved on process 0' if failed else None)
+    if problem is not None:
+      raise errors.UserError(
+          f'the checkpoint {self.directory / str(step)} is unreadable and '
+          f'cannot be moved aside ({problem}); move it out of '
+          f'{self.directory} yourself, then run again')
     self.manager.reload()
     return str(target)
 
@@ -290,11 +325,28 @@ FIELDS = (('params', 'the parameter'), ('model_state', 'the model state'),
           ('rng', 'the RNG key'))
 
 
+def _same_structure(a, b) -> bool:
+  """Same dict keys and list lengths all the way down (values aside)."""
+  if isinstance(a, dict) and isinstance(b, dict):
+    return a.keys() == b.keys() and all(_same_structure(a[k], b[k]) for k in a)
+  if isinstance(a, list) and isinstance(b, list):
+    return len(a) == len(b) and all(map(_same_structure, a, b))
+  return not isinstance(a, (dict, list)) and not isinstance(b, (dict, list))
+
+
+def _is_this_process_failing(e: Exception) -> bool:
+  """Out of memory says nothing about the checkpoint's bytes: it must never
+  get a good checkpoint set aside."""
+  return isinstance(e, MemoryError) or 'RESOURCE_EXHAUSTED: Out of memory' in str(e)
+
+
 def _attempt(read) -> tuple[Any, Exception | None]:
   """(read(), None), or (None, the exception) when it could not be read."""
   try:
     return read(), None
   except Exception as e:  # pylint: disable=broad-except
+    if _is_this_process_failing(e):
+      raise
     return None, e
 
 
@@ -305,12 +357,16 @@ def _token(key) -> str:
   return str(key)
 
 
-def _shapes(tree) -> dict[str, tuple]:
-  """Leaf shapes by path ('params/conv0_0/conv/kernel'), for a TrainState as
-  for the tree of a checkpoint's metadata (namedtuple fields and dict keys
-  read alike)."""
-  return {'/'.join(_token(k) for k in path): tuple(getattr(leaf, 'shape', ()))
+def _leaves(tree) -> dict[str, Any]:
+  """Leaves by path ('params/conv0_0/conv/kernel'), for a TrainState as for
+  the tree of a checkpoint's metadata (namedtuple fields and dict keys read
+  alike)."""
+  return {'/'.join(_token(k) for k in path): leaf
           for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+def _shapes(tree) -> dict[str, tuple]:
+  return {k: tuple(getattr(leaf, 'shape', ())) for k, leaf in _leaves(tree).items()}
 
 
 def _dotted(key: str) -> str:
@@ -318,10 +374,12 @@ def _dotted(key: str) -> str:
   return field + ''.join(f'[{part!r}]' for part in rest.split('/') if part)
 
 
-def load_state(directory: str, step: int | None = None) -> dict:
+def load_state(directory: str, step: int | None = None,
+               verify_checksums: bool = True) -> dict:
   """Reads a run's saved state as numpy arrays (for analysis and tests).
 
-  Works whatever the device layout of the run that saved it.
+  Works whatever the device layout of the run that saved it. Raises
+  ChecksumMismatch if its bytes changed since the save.
   """
   manager = ocp.CheckpointManager(epath.Path(directory).absolute(),
                                   item_handlers={'state': ocp.StandardCheckpointHandler(),
@@ -333,7 +391,12 @@ def load_state(directory: str, step: int | None = None) -> dict:
   here = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   target = jax.tree.map(
       lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=here), metadata)
-  restored = manager.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(target)))
+  items = {'state': ocp.args.StandardRestore(target)}
+  has_sums = (epath.Path(directory).absolute() / str(step) / CHECKSUMS).exists()
+  if has_sums:
+    items[CHECKSUMS] = ocp.args.JsonRestore()
+  restored = manager.restore(step, args=ocp.args.Composite(**items))
   manager.close()
+  if has_sums and verify_checksums:
+    verify(restored[CHECKSUMS], restored['state'])
   return jax.device_get(restored['state'])

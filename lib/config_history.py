@@ -20,7 +20,8 @@ HISTORY_KEY = 'config_changes'
 # Fields that change how a run is logged, checkpointed, read or computed
 # (exactly, up to float rounding), not what it learns.
 HARMLESS = frozenset({
-    'data.data_dir', 'data.worker_count', 'data.prefetch_batches',
+    # Not data.worker_count: grain's saved position is per worker process.
+    'data.data_dir', 'data.prefetch_batches',
     'data.read_threads', 'train.log_every_steps', 'train.eval_every_epochs',
     'train.checkpoint_every_steps', 'train.keep_checkpoints',
     'train.fast_cpu_gradients',
@@ -79,6 +80,17 @@ def check(workdir: str, config: dict, allow: bool) -> tuple[list, dict]:
         '--allow_config_change to continue with the new values on purpose '
         '(config.json then records the change)')
   return saved.get(HISTORY_KEY, []), diff
+
+
+def check_finished(workdir: str, config: dict) -> None:
+  """A finished run asked for with other values is not that run, even on
+  purpose: nothing would be trained with them."""
+  saved = read(workdir)
+  if saved is not None and (diff := changes(saved, config)):
+    raise errors.UserError(
+        f'{os.path.abspath(workdir)} finished with another config '
+        f'({", ".join(f"{k} {o!r} -> {n!r}" for k, (o, n) in diff.items())}); '
+        'its results are for those values: use a new --workdir')
 
 
 def with_history(config: dict, history: list, step: int, diff: dict) -> dict:

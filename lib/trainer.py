@@ -75,7 +75,7 @@ class Run:
       raise errors.UserError(
           f'model {config.model.name!r} does not build with these settings '
           f'({first}); check the --config.model.* values against '
-          f'{_model_values(config)}') from None
+          f'{_model_values(config)}') from e  # The cause stays for library use.
 
   def init_state(self) -> train_step.TrainState:
     return train_step.init_state(self.model, self.tx, self.data.spec.image_shape,
@@ -346,7 +346,7 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   preempt = preemption.PreemptionWatch(ckpt.manager)
 
   # --- steps: inputs, step, log, evaluate, checkpoint, SIGTERM -------------
-  pending, eval_metrics = [], None
+  pending, eval_metrics, finished = [], None, False
   best = records.best_so_far(start)  # A resumed run's earlier evaluations count.
   permutation, permutation_epoch = None, None
   t0 = time.time()
@@ -385,10 +385,16 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
       records.eval(run.total_steps,
                    evaluate(program.eval, state, program.train_split_batches()),
                    TRAIN_EVAL_SPLIT)
+    finished = True
   finally:
     preempt.close()
-    records.close()
-    _storage_guarded(ckpt.close, ckpt)  # A failed async save surfaces here.
+    try:
+      if finished:
+        _storage_guarded(ckpt.close, ckpt)  # A failed async save surfaces here.
+      else:  # The loop's own error is the one to report.
+        _close_quietly(ckpt)
+    finally:
+      records.close()
 
   # --- results ---------------------------------------------------------------
   seconds = time.time() - t0
@@ -441,6 +447,14 @@ def _storage_guarded(action, ckpt: checkpointing.Checkpointer) -> None:
     raise problem from None
 
 
+def _close_quietly(ckpt: checkpointing.Checkpointer) -> None:
+  try:
+    ckpt.close()
+  except Exception as e:  # pylint: disable=broad-except
+    progress.say(f'warning: closing the checkpoints also failed: '
+                 f'{type(e).__name__}: {str(e).splitlines()[0][:200]}')
+
+
 def finished_results(workdir: str, total_steps: int) -> dict | None:
   """The results of a run that finished these steps (results.json and the
   final checkpoint are there), or None: starting it again changes nothing."""
@@ -460,8 +474,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   {'preempted_at_step': step} after SIGTERM (checkpointed; run it again)."""
   run = Run(config)  # Raises UserError on bad input; nothing written yet.
   if (done := finished_results(workdir, run.total_steps)) is not None:
-    # A finished run asked for with another config is not that run.
-    config_history.check(workdir, config.to_dict(), allow_config_change)
+    config_history.check_finished(workdir, config.to_dict())
     progress.say(f'{os.path.abspath(workdir)} already finished its '
                  f'{run.total_steps} steps; nothing to do')
     return done

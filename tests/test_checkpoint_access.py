@@ -54,7 +54,8 @@ def _train(prefix, top, data, workdir, *extra, processes=1, as_nobody_too=()):
                '--config.train.checkpoint_every_steps=4', *multi, *extra],
         cwd=ROOT, env=_env(2 if processes > 1 else 1),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-  return [(p.wait(timeout=240), *p.communicate()) for p in procs]
+  outputs = [p.communicate(timeout=240) for p in procs]
+  return [(p.returncode, *out) for p, out in zip(procs, outputs)]
 
 
 def _unfinish(workdir):

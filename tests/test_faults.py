@@ -183,7 +183,6 @@ def test_sigterm_while_the_trainer_is_still_importing_stops_at_step_one(
   while not _catches_sigterm(proc.pid):
     assert time.time() < deadline and proc.poll() is None
     time.sleep(0.005)
-  assert not os.path.exists(workdir)  # Still starting up.
   proc.send_signal(signal.SIGTERM)
   out, err = proc.communicate(timeout=300)
   assert proc.returncode == 0, err[-3000:]

@@ -12,6 +12,7 @@ import sys
 import jax
 import numpy as np
 import pytest
+from absl import flags
 
 from configs import digits_cnn
 from lib import checkpointing, errors, metrics_writer, multi_seed, preemption, run_lock, trainer
@@ -243,9 +244,11 @@ def test_a_resume_with_another_config_is_refused_unless_asked_for(data_dir, tmp_
   assert change['step'] == 3
   assert change['changed'] == {'optimizer.learning_rate': [0.002, 0.01], 'seed': [0, 4]}
 
-  # A finished run asked for with other values is not that run either.
-  with pytest.raises(errors.UserError, match='optimizer.learning_rate 0.01 -> 0.002'):
-    trainer.train_and_evaluate(_config(data_dir), str(workdir))
+  # A finished run asked for with other values is not that run, even on purpose.
+  for allow in (False, True):
+    with pytest.raises(errors.UserError, match=r'finished with another config '
+                       r'\(optimizer.learning_rate 0.01 -> 0.002, seed 4 -> 0\)'):
+      trainer.train_and_evaluate(_config(data_dir), str(workdir), allow_config_change=allow)
 
 
 def test_a_resume_may_change_how_the_run_is_logged_and_checkpointed(data_dir, tmp_path):
@@ -276,10 +279,13 @@ def test_a_flipped_byte_in_a_checkpoint_is_caught_and_the_run_goes_on_from_the_l
   os.remove(workdir / trainer.RESULTS_FILE)
   saved = checkpointing.load_state(str(workdir / 'checkpoints'), 6)
   _flip_a_byte_of_the_largest_array_file(workdir / 'checkpoints' / '6')
-  silently = checkpointing.load_state(str(workdir / 'checkpoints'), 6)
+  silently = checkpointing.load_state(str(workdir / 'checkpoints'), 6,
+                                      verify_checksums=False)
   assert any(np.any(np.asarray(a) != np.asarray(b)) for a, b in zip(
       jax.tree.leaves(saved), jax.tree.leaves(silently))), (
           'Orbax alone reads the flipped byte without a word: why checksums exist')
+  with pytest.raises(checkpointing.ChecksumMismatch):
+    checkpointing.load_state(str(workdir / 'checkpoints'), 6)  # As analysis reads it.
 
   results = trainer.train_and_evaluate(_config(data_dir), str(workdir))
   assert results['steps'] == 6
@@ -304,3 +310,24 @@ def test_writing_metrics_never_imports_pytorch(tmp_path):
                  env={**os.environ, 'PYTHONPATH': f'{tmp_path / "path"}:{ROOT}'})
   assert (tmp_path / 'run' / 'tensorboard').is_dir()
   assert not marker.exists()
+
+
+def test_a_grain_run_resumed_with_other_workers_is_refused_and_nothing_moves(
+    data_dir, tmp_path):
+  """grain's saved position is per worker process: another worker_count can
+  neither be resumed silently nor cost the checkpoints."""
+  workdir = tmp_path / 'run'
+  config = _config(data_dir)
+  config.data.pipeline = 'grain'
+  trainer.train_and_evaluate(config, str(workdir))
+  os.remove(workdir / trainer.RESULTS_FILE)
+  subprocess.run(['rm', '-rf', str(workdir / 'checkpoints' / '6')], check=True)
+  config.data.worker_count = 1
+  flags.FLAGS.mark_as_parsed()  # grain's worker processes read absl flags.
+  with pytest.raises(errors.UserError, match=r'data.worker_count 0 -> 1'):
+    trainer.train_and_evaluate(config, str(workdir))
+  with pytest.raises(errors.UserError, match='grain iterator state of another '
+                     'data.worker_count'):
+    trainer.train_and_evaluate(config, str(workdir), allow_config_change=True)
+  assert os.listdir(workdir / 'checkpoints') == ['3']
+  assert not (workdir / 'unreadable_checkpoints').exists()

@@ -12,13 +12,12 @@ Two ways to feed the train step, chosen by `config.data.pipeline`:
 Images stay uint8 until the step (`to_float`), so both paths normalize in one
 place and the device copy takes a quarter of the memory.
 """
-import ctypes
 import dataclasses
 import functools
 import math
 import os
-import signal
-import sys
+import threading
+import time
 from typing import Iterator
 
 import grain
@@ -90,16 +89,18 @@ class _BatchedReads:
 
 
 def _die_with(trainer_pid: int, worker_index: int, worker_count: int) -> None:
-  """In each grain worker: be killed when the trainer dies, kill -9 included.
-  grain's workers otherwise outlive it, holding memory and file handles."""
+  """In each grain worker: exit soon after the trainer dies, kill -9
+  included; grain's workers otherwise outlive it, holding memory and file
+  handles. A watching thread rather than PR_SET_PDEATHSIG, which fires when
+  the *thread* that started the worker ends (one of grain's prefetch
+  threads), not the trainer."""
   del worker_index, worker_count
-  if sys.platform.startswith('linux'):
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-  try:
-    os.kill(trainer_pid, 0)  # It may have died before the line above.
-  except ProcessLookupError:
+
+  def watch():
+    while os.getppid() == trainer_pid:  # Re-parented once the trainer is gone.
+      time.sleep(0.5)
     os._exit(1)
+  threading.Thread(target=watch, daemon=True, name='die-with-trainer').start()
 
 
 class _ProcessBatches(grain.MapDataset):
