@@ -294,7 +294,8 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   # --- init and resume ---------------------------------------------------
   state = program.init(seed_arg)
   ckpt = checkpointing.Checkpointer(checkpoint_dir, config.train.keep_checkpoints)
-  data_iter = None if program.device else run.data.train_iterator()
+  # A program serves every seed of its config: the order is this seed's.
+  data_iter = None if program.device else run.data.with_seed(seeds[0]).train_iterator()
   start, state = ckpt.restore_latest(state, data_iter)  # UserError if misfit.
   if start:
     which = f'{len(seeds)} seed(s) ' if program.stacked else ''
