@@ -41,7 +41,7 @@ def main(argv):
   if _PER_PROGRAM.value < -1:
     raise errors.UserError('--seeds_per_program must be >= 0, or -1 for the '
                            'default')
-  xla_cpu.prepare_for(_CONFIG.value.train.compute_dtype)
+  xla_cpu.prepare_for(_CONFIG.value.train.compute_dtype, [_CONFIG.value.model.name])
   compile_cache.enable()
   preemption.install()  # From here a SIGTERM stops at a step boundary.
   configs = []

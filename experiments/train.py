@@ -67,8 +67,9 @@ def main(argv):
                            '--workdir=runs/my_run')
   if _SBATCH.value:
     return _write_sbatch(sys.argv)
-  from lib import distributed, preemption, trainer, xla_cpu  # pylint: disable=g-import-not-at-top
-  xla_cpu.prepare_for(_CONFIG.value.train.compute_dtype)
+  from lib import compile_cache, distributed, preemption, trainer, xla_cpu  # pylint: disable=g-import-not-at-top
+  xla_cpu.prepare_for(_CONFIG.value.train.compute_dtype, [_CONFIG.value.model.name])
+  compile_cache.enable()
   distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
                          _PROCESS_ID.value)
   preemption.install()  # From here a SIGTERM stops the run at a step boundary.
