@@ -146,14 +146,19 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--spec', required=True)
   parser.add_argument('--out', required=True)
+  parser.add_argument('--threads', type=int, default=0,
+                      help="intra-op threads (0: PyTorch's default)")
   args = parser.parse_args()
   with open(args.spec) as f:
     spec = json.load(f)
-  torch.set_num_threads(spec.get('threads') or os.cpu_count())
+  spec['threads'] = args.threads
   # XLA:CPU computes with denormals flushed to zero; so does this side. Without
   # it some seeds' weights drift into denormals and a seed takes 1.4-16 s
-  # instead of 1.4 s on a 2-core Xeon (measured 2026-12-01).
+  # instead of 1.4 s on a 2-core Xeon (measured 2026-12-01). Set before the
+  # thread pool starts: its threads inherit the setting from this one.
   torch.set_flush_denormal(True)
+  if spec.get('threads'):  # Else PyTorch's default (one per physical core).
+    torch.set_num_threads(spec['threads'])
   arrays = np.load(spec['data'])
   data = {'train_x': to_tensor(arrays['train_image']),
           'train_y': torch.from_numpy(arrays['train_label']).long(),
@@ -162,7 +167,8 @@ def main() -> None:
   out_dir = os.path.dirname(os.path.abspath(args.out))
   results = [train_seed(spec, data, s, out_dir) for s in spec['seeds']]
   with open(args.out, 'w') as f:
-    json.dump({'torch': torch.__version__, 'results': results}, f, indent=2)
+    json.dump({'torch': torch.__version__, 'threads': torch.get_num_threads(),
+               'results': results}, f, indent=2)
   accs = ', '.join(f"{100 * r['eval_accuracy']:.2f}" for r in results)
   print(f'test accuracy per seed: {accs}')
 
