@@ -49,8 +49,10 @@ def main(argv):
     config = _CONFIG.value.copy_and_resolve_references()
     config.seed = seed
     configs.append(config)
-  per_program = (multi_seed.default_seeds_per_program()
-                 if _PER_PROGRAM.value < 0 else _PER_PROGRAM.value)
+  per_program = _PER_PROGRAM.value
+  if per_program < 0:  # Stacked seeds need the on-device pipeline.
+    per_program = (multi_seed.default_seeds_per_program()
+                   if configs[0].data.pipeline == 'device' else 1)
   workdirs = [os.path.join(_OUT.value, f'seed_{c.seed}') for c in configs]
   try:
     results = multi_seed.train_and_evaluate(configs, workdirs, _OUT.value,

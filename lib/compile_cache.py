@@ -91,6 +91,13 @@ def enable() -> str | None:
                   f'set {ENV} to a writable directory or to {OFF}')
     return None
   jax_compilation_cache.LRUCache = _AtomicCache  # What get_file_cache builds.
+  # XLA:CPU cannot serialize a program with a oneDNN convolution and says
+  # std::bad_alloc (experiments/bench/README.md): expected for the models
+  # that use oneDNN (lib/xla_cpu.py), and harmless (that program is just
+  # compiled again next time), so not a warning on every run.
+  warnings.filterwarnings(
+      'ignore', message=r'Error writing persistent compilation cache entry '
+      r".*MemoryError: std::bad_alloc")
   jax.config.update('jax_compilation_cache_dir', directory)
   jax.config.update('jax_persistent_cache_min_compile_time_secs',
                     MIN_COMPILE_SECONDS)

@@ -75,3 +75,45 @@ def test_unwritable_directory_turns_it_off_with_a_warning(tmp_path):
   out, err = proc.communicate(timeout=120)
   assert proc.returncode == 0, err[-2000:]
   assert 'dir None' in out and 'compilation cache off' in err
+
+
+ONEDNN_OFF = {'xla_cpu_use_onednn': False, 'xla_cpu_experimental_onednn_custom_call': False}
+ONEDNN_ON = {'xla_cpu_use_onednn': True, 'xla_cpu_experimental_onednn_custom_call': True}
+
+
+def _train_step_compiled(name: str, options: dict):
+  """The trainer's CPU train step of a zoo model at a small input, compiled."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from lib import cpu_gradients, optim, train_step  # pylint: disable=g-import-not-at-top
+  from tests import test_model_zoo  # pylint: disable=g-import-not-at-top
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  shape = test_model_zoo.input_shape(name)
+  model = test_model_zoo.build(name)
+  tx = optim.build(ml_collections.ConfigDict(dict(
+      name='momentum', learning_rate=0.1, momentum=0.9, schedule='constant',
+      warmup_epochs=0.0, weight_decay=0.0, step_epochs=())), 1, 1)
+  state = jax.eval_shape(lambda: train_step.init_state(model, tx, shape, 0))
+  batch = {'image': jax.ShapeDtypeStruct((2, *shape), 'uint8'),
+           'label': jax.ShapeDtypeStruct((2,), 'int32')}
+  step = train_step.make_train_step(model, tx,
+                                    gradient_rewrites=cpu_gradients.resolve('on'))
+  return jax.jit(step).lower(state, batch).compile(options)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', sorted(__import__('lib.models', fromlist=['MODELS']).MODELS))
+def test_every_zoo_models_step_can_be_cached_without_onednn(name):
+  # What the cache stores is the serialized executable.
+  assert _train_step_compiled(name, ONEDNN_OFF).runtime_executable().serialize()
+
+
+@pytest.mark.slow
+def test_onednn_convolutions_still_cannot_be_serialized():
+  """The XLA:CPU limitation lib/xla_cpu.py's defaults are built around
+  (experiments/bench/README.md). When this fails, XLA serializes oneDNN
+  thunks: measure again whether LeNet-5 and the ResNets should keep oneDNN
+  uncached or everything should use it, cached."""
+  compiled = _train_step_compiled('resnet20', ONEDNN_ON)
+  assert 'custom_call_target="__onednn$convolution"' in compiled.as_text()
+  with pytest.raises(MemoryError, match='bad_alloc'):
+    compiled.runtime_executable().serialize()

@@ -92,3 +92,21 @@ def test_bad_seeds_flag_is_one_line(tmp_path):
                  f'--out={tmp_path}', env=NO_CACHE)
   assert p.returncode == 2 and p.stderr.strip().startswith('error: --seeds=0')
   assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_vmapped_seeds_are_visualized_from_the_group_checkpoint(data_dir, tmp_path):
+  out = tmp_path / 'seeds'
+  p = run_module('experiments.seeds', *_args(data_dir), '--seeds=2',
+                 '--seeds_per_program=0', f'--out={out}', env=NO_CACHE)
+  assert p.returncode == 0, p.stderr[-3000:]
+  assert os.path.isdir(out / 'checkpoints' / 'seed=0,1')
+  assert not os.path.exists(out / 'seed_1' / 'checkpoints')
+  from lib.visualize import workdir  # pylint: disable=g-import-not-at-top
+  variables, step = workdir.load_variables(str(out / 'seed_1'))
+  stacked = checkpointing.load_state(str(out / 'checkpoints' / 'seed=0,1'))['params']
+  assert step == 6
+  jax.tree.map(lambda one, both: np.testing.assert_array_equal(one, both[1]),
+               variables['params'], stacked)
+  p = run_module('experiments.visualize', f'--workdir={out}/seed_1',
+                 f'--data_dir={data_dir}', env=NO_CACHE)
+  assert p.returncode == 0, p.stderr[-3000:]
