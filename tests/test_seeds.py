@@ -7,6 +7,7 @@ import os
 
 import jax
 import numpy as np
+import pytest
 
 from lib import checkpointing, metrics_writer
 from tests.conftest import run_module
@@ -94,6 +95,7 @@ def test_bad_seeds_flag_is_one_line(tmp_path):
   assert len(p.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # Vmapped convolutions compile slowly on CPU (~20-60 s).
 def test_vmapped_seeds_are_visualized_from_the_group_checkpoint(data_dir, tmp_path):
   out = tmp_path / 'seeds'
   p = run_module('experiments.seeds', *_args(data_dir), '--seeds=2',

@@ -38,9 +38,10 @@ import time
 from absl import flags
 
 from experiments import cli
+from experiments.bench import study_spec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TORCH_SCRIPT = os.path.join(ROOT, 'experiments', 'bench', 'torch_study.py')
+TORCH_SCRIPT = study_spec.TORCH_SCRIPT
 
 _STUDIES = flags.DEFINE_list('studies', ['seeds', 'train'], 'seeds and/or train.')
 _ROUNDS = flags.DEFINE_integer('rounds', 3, 'Alternating rounds (medians over them).')
@@ -69,15 +70,6 @@ GRID_CELL = ['--config.model.features=(16,32)', '--config.model.convs_per_block=
              '--config.model.pooling=max', '--config.model.dropout=0.5']
 
 
-def _config(study: str):
-  from configs import digits_cnn  # pylint: disable=g-import-not-at-top
-  config = digits_cnn.get_config()
-  if study == 'seeds':
-    config.model.features, config.model.convs_per_block = (16, 32), 1
-    config.model.dense, config.train.num_epochs = (128,), 30.0
-  return config
-
-
 def _ours_command(study: str, out: str) -> list[str]:
   base = [sys.executable, '-m']
   if study == 'seeds':
@@ -95,36 +87,6 @@ def _ours_accuracies(study: str, out: str) -> list[float]:
     with open(os.path.join(d, 'results.json')) as f:
       accs.append(100 * json.load(f)['eval_accuracy'])
   return accs
-
-
-def _export(study: str, tmp: str) -> str:
-  """The split ours reads, as an .npz, and the torch side's spec file."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from lib.data import pipeline  # pylint: disable=g-import-not-at-top
-  config = _config(study)
-  data = pipeline.Data(config.data, config.train.batch_size, 0)
-  npz = os.path.join(tmp, 'digits.npz')
-  if not os.path.exists(npz):
-    train, test = data.split_arrays('train'), data.split_arrays('test')
-    np.savez(npz, train_image=train['image'], train_label=train['label'],
-             test_image=test['image'], test_label=test['label'])
-  m, o = config.model, config.optimizer
-  assert (m.name, m.dropout_placement, o.name, o.schedule, o.warmup_epochs,
-          o.weight_decay, config.train.eval_every_epochs) == (
-              'cnn', 'dense', 'adam', 'cosine', 0.0, 0.0, 1.0), 'torch_study.py'
-  spec = {'data': npz, 'num_classes': data.spec.num_classes,
-          'seeds': list(range(_SEEDS.value)) if study == 'seeds' else [0],
-          'batch_size': config.train.batch_size,
-          'num_epochs': config.train.num_epochs,
-          'learning_rate': o.learning_rate,
-          'random_shift': config.data.random_shift,
-          'model': {'features': list(m.features), 'convs_per_block': m.convs_per_block,
-                    'kernel_size': m.kernel_size, 'dense': list(m.dense),
-                    'dropout': m.dropout}}
-  path = os.path.join(tmp, f'{study}_spec.json')
-  with open(path, 'w') as f:
-    json.dump(spec, f, indent=2)
-  return path
 
 
 def _timed(command: list[str], env: dict) -> float:
@@ -205,7 +167,8 @@ def main(argv):
   tmp = tempfile.mkdtemp(prefix='bench_studies_')
   results = {}
   for study in _STUDIES.value:
-    spec = _export(study, tmp)
+    spec = study_spec.write(study_spec.config(study), tmp, study,
+                            list(range(_SEEDS.value)) if study == 'seeds' else [0])
     rows: dict = {}
     for r in range(_ROUNDS.value):
       _run_round(study, tmp, spec, rows)

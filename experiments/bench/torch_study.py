@@ -139,7 +139,8 @@ def train_seed(spec: dict, data: dict, seed: int, out_dir: str) -> dict:
   torch.save(model.state_dict(), os.path.join(out_dir, f'seed_{seed}.pt'))
   return {'seed': seed, 'steps': total, 'eval_accuracy': accuracy,
           'eval_loss': loss, 'best_eval_accuracy': max(best, accuracy),
-          'train_seconds': time.time() - t0}
+          'train_seconds': time.time() - t0,
+          'params': sum(p.numel() for p in model.parameters())}
 
 
 def main() -> None:
@@ -168,7 +169,7 @@ def main() -> None:
   results = [train_seed(spec, data, s, out_dir) for s in spec['seeds']]
   with open(args.out, 'w') as f:
     json.dump({'torch': torch.__version__, 'threads': torch.get_num_threads(),
-               'results': results}, f, indent=2)
+               'params': results[0]['params'], 'results': results}, f, indent=2)
   accs = ', '.join(f"{100 * r['eval_accuracy']:.2f}" for r in results)
   print(f'test accuracy per seed: {accs}')
 
