@@ -41,6 +41,8 @@ def _parse_flags(argv: list[str]) -> list[str]:
     fail(f'unknown config field {_one_line(e)}')
   except (flags.Error, KeyError, TypeError, ValueError) as e:
     fail(_one_line(e))
+  except OSError as e:  # A config file that cannot be read, with overrides.
+    fail(_one_line(e))
 
 
 def run(main: Callable[[list[str]], None]) -> None:
@@ -58,10 +60,12 @@ def run(main: Callable[[list[str]], None]) -> None:
     except errors.Diverged as e:
       print(f'error: {e}', file=sys.stderr)
       sys.exit(3)
-    except OSError as e:
+    except (OSError, ValueError, RuntimeError) as e:
       # config_flags defers a config file's load failure to first use.
-      if 'config file' not in str(e):
+      if isinstance(e, OSError) and 'config file' in str(e):
+        fail(_one_line(e))
+      if (storage := errors.storage_error(e)) is None:
         raise
-      fail(_one_line(e))
+      fail(str(storage))  # A full disk or a read-only workdir: one line.
 
   app.run(wrapped, flags_parser=_parse_flags)

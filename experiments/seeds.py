@@ -12,6 +12,11 @@ stacked seeds (accelerators, or --seeds_per_program=0) the checkpoints are
 in OUT/checkpoints/. Either way `experiments.visualize --workdir=OUT/seed_K`
 works.
 """
+# Before anything heavy is imported: a SIGTERM during start-up stops the
+# run at its first step with a checkpoint (lib/preemption.py).
+from lib import preemption  # pylint: disable=g-bad-import-order
+preemption.install()
+
 import json
 import os
 import sys
@@ -35,7 +40,7 @@ flags.mark_flags_as_required(['config', 'out'])
 
 def main(argv):
   del argv
-  from lib import compile_cache, errors, multi_seed, preemption, progress, xla_cpu  # pylint: disable=g-import-not-at-top
+  from lib import compile_cache, errors, multi_seed, progress, xla_cpu  # pylint: disable=g-import-not-at-top
   if _SEEDS.value < 1:
     raise errors.UserError(f'--seeds={_SEEDS.value}: train at least 1 seed')
   if _PER_PROGRAM.value < -1:
@@ -43,7 +48,6 @@ def main(argv):
                            'default')
   xla_cpu.prepare_for(_CONFIG.value.train.compute_dtype, [_CONFIG.value.model.name])
   compile_cache.enable()
-  preemption.install()  # From here a SIGTERM stops at a step boundary.
   configs = []
   for seed in range(_SEEDS.value):
     config = _CONFIG.value.copy_and_resolve_references()

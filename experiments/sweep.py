@@ -13,6 +13,11 @@ $SLURM_ARRAY_TASK_ID) runs one task: that is what each element of the SLURM
 array written by `--sbatch` (used by `./launch.sh slurm`) does.
 Then: python -m experiments.report --study_dir=...
 """
+# Before anything heavy is imported: a SIGTERM during start-up stops the
+# run at its first step with a checkpoint (lib/preemption.py).
+from lib import preemption  # pylint: disable=g-bad-import-order
+preemption.install()
+
 import os
 import sys
 
@@ -109,8 +114,6 @@ def main(argv):
     raise errors.UserError(f'--task_index={index} is out of range: the study '
                            f'has tasks 0..{len(study.tasks) - 1}')
   runner.validate(tasks, study_dir)  # Before anything is written.
-  from lib import preemption  # pylint: disable=g-import-not-at-top
-  preemption.install()  # From here a SIGTERM stops at a step boundary.
   if index is None:
     study_lib.write_plan(study, study_dir)
   else:

@@ -11,6 +11,11 @@ does): add --sbatch --nodes=N --ntasks_per_node=M [--partition= --time= --cpus=
 --gpus= --mem=]; the config is checked, WORKDIR/sbatch.sh written and its path
 printed.
 """
+# Before anything heavy is imported: a SIGTERM during start-up stops the
+# run at its first step with a checkpoint (lib/preemption.py).
+from lib import preemption  # pylint: disable=g-bad-import-order
+preemption.install()
+
 import os
 import sys
 
@@ -26,6 +31,12 @@ _COORDINATOR = flags.DEFINE_string(
     'coordinator_address', '', 'host:port of process 0, for multi-process runs.')
 _NUM_PROCESSES = flags.DEFINE_integer('num_processes', 0, 'Processes in the run.')
 _PROCESS_ID = flags.DEFINE_integer('process_id', -1, 'This process\'s rank.')
+_PROCESS_TIMEOUT = flags.DEFINE_integer(
+    'process_timeout_seconds', 30, 'Multi-process runs: after this long '
+    'without a heartbeat from a process, the others stop too.')
+_ALLOW_CHANGE = flags.DEFINE_bool(
+    'allow_config_change', False, 'Resume a run whose config.json differs from '
+    'this config in what it trains (config.json records the change).')
 _SBATCH = flags.DEFINE_bool('sbatch', False, 'Write WORKDIR/sbatch.sh for '
                             'SLURM, print its path, train nothing.')
 _NODES = flags.DEFINE_integer('nodes', 1, 'SLURM nodes (with --sbatch).')
@@ -67,13 +78,13 @@ def main(argv):
                            '--workdir=runs/my_run')
   if _SBATCH.value:
     return _write_sbatch(sys.argv)
-  from lib import compile_cache, distributed, preemption, trainer, xla_cpu  # pylint: disable=g-import-not-at-top
+  from lib import compile_cache, distributed, trainer, xla_cpu  # pylint: disable=g-import-not-at-top
   xla_cpu.prepare_for(_CONFIG.value.train.compute_dtype, [_CONFIG.value.model.name])
   compile_cache.enable()
   distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
-                         _PROCESS_ID.value)
-  preemption.install()  # From here a SIGTERM stops the run at a step boundary.
-  trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+                         _PROCESS_ID.value, _PROCESS_TIMEOUT.value)
+  trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value,
+                             allow_config_change=_ALLOW_CHANGE.value)
 
 
 if __name__ == '__main__':

@@ -3,14 +3,21 @@
 Every process takes part (Orbax coordinates multi-host saves). Saves are
 async: the step loop goes on while the previous checkpoint is written, and a
 checkpoint only counts once Orbax has committed it (half-written ones are
-never restored). A committed checkpoint that cannot be read (truncated or
-corrupted later) is moved aside, never deleted, and the previous one is used.
+never restored). A committed checkpoint that cannot be read (truncated, or
+its bytes changed: each save carries a CRC-32 of every array) is moved
+aside, never deleted, and the previous one is used; all processes take that
+decision together. One that reads but does not fit the config, or that the
+file system will not let us read, is an error and nothing is moved.
 """
+import logging
 import os
+import sys
+import zlib
 from typing import Any
 
 import grain
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 from etils import epath
 from jax.experimental import multihost_utils
@@ -20,15 +27,74 @@ from lib import errors, progress
 QUARANTINE = 'unreadable_checkpoints'
 
 
+class _DropStorageErrors(logging.Filter):
+  """Orbax's background save threads log a full disk's error with its
+  traceback several times over; the trainer reports it as one line when the
+  save is awaited (lib/trainer.py _storage_guarded), so the logs are noise."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    if record.levelno < logging.ERROR:
+      return True
+    exc = record.exc_info[1] if record.exc_info else None
+    if exc is not None and errors.storage_problem(exc):
+      return False
+    return errors.storage_problem(ValueError(record.getMessage())) is None
+
+
+for _name in ('absl', 'asyncio'):
+  logging.getLogger(_name).addFilter(_DropStorageErrors())
+
+
+def _quiet_closed_loop(hook):
+  """After a failed save, tensorstore's write callbacks still complete into
+  Orbax's closed event loop; Python reports each as an unraisable
+  'Event loop is closed', one traceback per array. Nothing is lost by
+  dropping them: the save's own error is reported."""
+  def unraisablehook(unraisable):
+    value = unraisable.exc_value
+    if not (isinstance(value, RuntimeError) and str(value) == 'Event loop is closed'):
+      hook(unraisable)
+  return unraisablehook
+
+
+sys.unraisablehook = _quiet_closed_loop(sys.unraisablehook)
+
+
 def _handlers():
   return {'state': ocp.StandardCheckpointHandler(),
-          'data': grain.checkpoint.CheckpointHandler()}
+          'data': grain.checkpoint.CheckpointHandler(),
+          CHECKSUMS: ocp.JsonCheckpointHandler()}
+
+
+# Orbax checksums only tensorstore's shard index, not the array bytes: a
+# flipped bit in a parameter would load silently. So each save also stores a
+# CRC-32 of every array, computed from the state being saved, and a restore
+# that reads other bytes counts as unreadable.
+CHECKSUMS = 'checksums'
+
+
+def checksums(state: Any) -> dict[str, str]:
+  """{leaf path: crc32 of its bytes} for every leaf each process holds whole
+  (the replicated state of data-parallel runs; a sharded leaf is skipped)."""
+  out = {}
+  for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]:
+    sharding = getattr(leaf, 'sharding', None)
+    if sharding is not None and not sharding.is_fully_replicated:
+      continue
+    data = np.asarray(leaf.addressable_data(0) if sharding is not None else leaf)
+    out['/'.join(_token(k) for k in path)] = (
+        f'{zlib.crc32(np.ascontiguousarray(data).tobytes()):08x}')
+  return out
 
 
 class Checkpointer:
 
   def __init__(self, directory: str, keep: int):
     self.directory = epath.Path(directory).absolute()
+    # Before Orbax scans the steps (it logs and skips what it cannot list):
+    # a step this process may not read is the user's to fix, for all processes.
+    _, problem = _attempt(self._list_steps)
+    self._agree_refused(problem, f'listing the checkpoints in {self.directory}')
     self.manager = ocp.CheckpointManager(
         self.directory, item_handlers=_handlers(),
         options=ocp.CheckpointManagerOptions(
@@ -38,7 +104,8 @@ class Checkpointer:
     return self.manager.latest_step()
 
   def save(self, step: int, state: Any, data_iter: grain.DatasetIterator | None):
-    items = {'state': ocp.args.StandardSave(state)}
+    items = {'state': ocp.args.StandardSave(state),
+             CHECKSUMS: ocp.args.JsonSave(checksums(state))}
     if data_iter is not None:
       items['data'] = grain.checkpoint.CheckpointSave(data_iter)
     self.manager.save(step, args=ocp.args.Composite(**items), force=True)
@@ -77,36 +144,106 @@ class Checkpointer:
           f'it was saved {"with" if saved_data else "without"} grain iterator '
           f'state and this config\'s data.pipeline is '
           f'{"grain" if data_iter is not None else "device"}; {fix}')
+    if saved_data:
+      # grain saves each process's own position (process_I-of-N.json); on
+      # another process count there is no position to give this process.
+      names = [p.name for p in (self.directory / str(step) / 'data').iterdir()]
+      counts = sorted({n.rsplit('-of-', 1)[1].split('.')[0] for n in names
+                       if '-of-' in n})
+      if counts and str(jax.process_count()) not in counts:
+        raise errors.UserError(
+            f'the checkpoint in {self.directory} was saved by {counts[0]} '
+            f'processes and this run has {jax.process_count()}: grain\'s '
+            f'iterator position is per process; resume with {counts[0]} '
+            'processes, or use data.pipeline=device, whose order follows '
+            'the step')
 
   def restore(self, step: int, state_like: Any,
               data_iter: grain.DatasetIterator | None) -> Any:
     """Restores into the shapes, dtypes and shardings of `state_like`.
 
-    `data_iter`, if given, is moved to the saved position in place.
+    `data_iter`, if given, is moved to the saved position in place. Raises
+    ValueError if the arrays read are not the bytes that were saved.
     """
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state_like)
     items = {'state': ocp.args.StandardRestore(abstract)}
     if data_iter is not None:
       items['data'] = grain.checkpoint.CheckpointRestore(data_iter)
-    return self.manager.restore(step, args=ocp.args.Composite(**items))['state']
+    has_sums = (self.directory / str(step) / CHECKSUMS).exists()  # Older saves lack them.
+    if has_sums:
+      items[CHECKSUMS] = ocp.args.JsonRestore()
+    restored = self.manager.restore(step, args=ocp.args.Composite(**items))
+    if has_sums:
+      saved, read = restored[CHECKSUMS], checksums(restored['state'])
+      if bad := sorted(k for k in saved if saved[k] != read.get(k)):
+        raise ValueError(f'checksum mismatch in {_dotted(bad[0])} (and '
+                         f'{len(bad) - 1} more): the bytes on disk changed')
+    return restored['state']
 
   def restore_latest(self, state_like: Any, data_iter) -> tuple[int, Any]:
-    """(step, state) of the newest readable checkpoint, or (0, state_like)."""
+    """(step, state) of the newest readable checkpoint, or (0, state_like).
+
+    Unreadable ones are moved aside (never deleted); every process takes the
+    same decision, or they would wait for each other at different steps.
+    """
+    start_position = data_iter.get_state() if data_iter is not None else None
     for step in sorted(self.manager.all_steps(), reverse=True):
       # Orbax/tensorstore raise many types for unreadable data; a checkpoint
       # that reads but holds another state is the config's misfit, not
-      # damage (UserError, nothing moved).
-      try:
-        metadata = self.manager.item_metadata(step)
-      except Exception as e:  # pylint: disable=broad-except
-        self._set_aside(step, e)
-        continue
-      self.check_compatible(step, metadata, state_like, data_iter)
-      try:
-        return step, self.restore(step, state_like, data_iter)
-      except Exception as e:  # pylint: disable=broad-except
-        self._set_aside(step, e)
+      # damage (UserError, nothing moved), and a permission problem is the
+      # user's to fix (UserError, nothing moved).
+      metadata, problem = _attempt(lambda: self._metadata(step))
+      if self._all_agree_readable(step, problem):
+        self.check_compatible(step, metadata, state_like, data_iter)
+        state, problem = _attempt(lambda: self.restore(step, state_like, data_iter))
+        if self._all_agree_readable(step, problem):
+          return step, state
+    if data_iter is not None:  # A failed restore may have moved it.
+      data_iter.set_state(start_position)
     return 0, state_like
+
+  def _metadata(self, step: int):
+    # Orbax answers an unlistable directory with empty metadata, not an
+    # error: list it first, so a permission problem says so.
+    os.listdir(self.directory / str(step))
+    metadata = self.manager.item_metadata(step)
+    if 'state' not in metadata.keys() or metadata['state'] is None:
+      raise ValueError(f'step {step} has no readable state metadata')
+    return metadata
+
+  def _list_steps(self) -> None:
+    if self.directory.exists():
+      for path in self.directory.iterdir():
+        if path.name.isdigit():
+          os.listdir(path)
+
+  def _agree_refused(self, problem: Exception | None, where: str) -> np.ndarray:
+    """Every process's vote (0 read, 1 unreadable, 2 the file system
+    refused); raises for all of them if any was refused, so none waits for
+    another that stopped."""
+    refused = problem is not None and errors.storage_problem(problem) is not None
+    vote = 2 if refused else int(problem is not None)
+    votes = (multihost_utils.process_allgather(np.int32(vote))
+             if jax.process_count() > 1 else np.array([vote]))
+    if refused:
+      raise errors.storage_error(problem, where)
+    if np.any(votes == 2):
+      raise errors.UserError(
+          f'process(es) {", ".join(map(str, np.flatnonzero(votes == 2)))} '
+          f'could not read {self.directory} ({where}: permission or storage); '
+          'see their error')
+    return votes
+
+  def _all_agree_readable(self, step: int, problem: Exception | None) -> bool:
+    """True if every process read the step; else sets it aside (False)."""
+    votes = self._agree_refused(problem, f'reading the checkpoint at step {step}')
+    if not np.any(votes):
+      return True
+    if problem is None:
+      problem = RuntimeError(f'unreadable on process(es) '
+                             f'{", ".join(map(str, np.flatnonzero(votes)))}')
+    self._set_aside(step, problem)
+    return False
 
   def _set_aside(self, step: int, e: Exception) -> None:
     moved = self._quarantine(step)
@@ -121,22 +258,44 @@ class Checkpointer:
       copy += 1
       target = target.parent / f'{step}.{copy}'
     if jax.process_index() == 0:
-      target.parent.mkdir(parents=True, exist_ok=True)
-      os.replace(self.directory / str(step), target)
+      try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.directory / str(step), target)
+      except OSError as e:
+        raise errors.UserError(
+            f'the checkpoint {self.directory / str(step)} is unreadable and '
+            f'cannot be moved aside ({e.strerror}); move it out of '
+            f'{self.directory} yourself, then run again') from None
     if jax.process_count() > 1:
       multihost_utils.sync_global_devices(f'quarantine {step}')
     self.manager.reload()
     return str(target)
 
+  def committed_step(self) -> int | None:
+    """The newest step on disk that Orbax committed (uncommitted ones keep
+    a temporary suffix until the save completes)."""
+    steps = [int(p.name) for p in self.directory.iterdir() if p.name.isdigit()]
+    return max(steps, default=None)
+
   def close(self):
-    self.manager.wait_until_finished()
-    self.manager.close()
+    try:
+      self.manager.wait_until_finished()
+    finally:
+      self.manager.close()
 
 
 # The state's fields, in the order a misfit is reported, and what they are.
 FIELDS = (('params', 'the parameter'), ('model_state', 'the model state'),
           ('opt_state', 'the optimizer state'), ('step', 'the step counter'),
           ('rng', 'the RNG key'))
+
+
+def _attempt(read) -> tuple[Any, Exception | None]:
+  """(read(), None), or (None, the exception) when it could not be read."""
+  try:
+    return read(), None
+  except Exception as e:  # pylint: disable=broad-except
+    return None, e
 
 
 def _token(key) -> str:
@@ -165,7 +324,8 @@ def load_state(directory: str, step: int | None = None) -> dict:
   Works whatever the device layout of the run that saved it.
   """
   manager = ocp.CheckpointManager(epath.Path(directory).absolute(),
-                                  item_handlers={'state': ocp.StandardCheckpointHandler()})
+                                  item_handlers={'state': ocp.StandardCheckpointHandler(),
+                                                 CHECKSUMS: ocp.JsonCheckpointHandler()})
   step = manager.latest_step() if step is None else step
   if step is None:
     raise FileNotFoundError(f'no checkpoint in {directory}')

@@ -36,7 +36,7 @@ import os
 import jax
 import ml_collections
 
-from lib import errors, parallel, progress, trainer
+from lib import config_history, errors, parallel, progress, trainer
 
 Preempted = trainer.Preempted
 
@@ -125,6 +125,8 @@ def _one(program: trainer.Program, config: ml_collections.ConfigDict,
   seed's would be, so the other seeds go on)."""
   total = program.run.total_steps
   if (done := trainer.finished_results(workdir, total)) is not None:
+    # A finished run asked for with another config is not that run.
+    config_history.check(workdir, config.to_dict(), False)
     progress.say(f'{workdir} already finished its {total} steps')
     return done
   try:

@@ -12,17 +12,21 @@ the step, through Orbax's reached_preemption.
 import signal
 import threading
 
-import jax
-
 _SIGTERM = threading.Event()
 _installed = False
 
 
 def install() -> None:
-  """Catches SIGTERM from now on (main thread of a one-process run only)."""
+  """Catches SIGTERM from now on (main thread only).
+
+  Training entry points call it first, before their imports (this module
+  imports no JAX), so no moment of start-up is left to the default handler,
+  which kills without a checkpoint or results. In a multi-process run
+  jax.distributed.initialize then takes SIGTERM over (a SIGTERM before that
+  is not seen by the others and is not acted on).
+  """
   global _installed
-  if (_installed or jax.process_count() > 1 or
-      threading.current_thread() is not threading.main_thread()):
+  if _installed or threading.current_thread() is not threading.main_thread():
     return
   signal.signal(signal.SIGTERM, lambda *_: _SIGTERM.set())
   _installed = True
@@ -36,11 +40,14 @@ def clear() -> None:
 class PreemptionWatch:
 
   def __init__(self, checkpoint_manager):
+    import jax  # pylint: disable=g-import-not-at-top
     self._manager = checkpoint_manager
-    install()
+    self._single = jax.process_count() == 1
+    if self._single:  # For runs started from a library call.
+      install()
 
   def reached(self, step: int) -> bool:
-    if jax.process_count() == 1:
+    if self._single:
       return _SIGTERM.is_set()
     return self._manager.reached_preemption(step)
 

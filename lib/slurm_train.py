@@ -24,11 +24,11 @@ def script(*, workdir: str, train_args: list[str], python: str, repo_dir: str,
   q = shlex.quote
   lines = [
       '#!/bin/bash',
-      f'#SBATCH --job-name={job_name}',
-      f'#SBATCH --nodes={nodes}',
-      f'#SBATCH --ntasks-per-node={tasks_per_node}',
-      f'#SBATCH --cpus-per-task={resources.cpus}',
-      f'#SBATCH --output={workdir}/slurm-%j.out',
+      slurm.directive('--job-name', job_name),
+      slurm.directive('--nodes', nodes),
+      slurm.directive('--ntasks-per-node', tasks_per_node),
+      slurm.directive('--cpus-per-task', resources.cpus),
+      slurm.directive('--output', f'{workdir}/slurm-%j.out'),
       # SIGTERM 120 s before the time limit: the run checkpoints and exits 0.
       '#SBATCH --signal=TERM@120',
   ]
@@ -39,7 +39,9 @@ def script(*, workdir: str, train_args: list[str], python: str, repo_dir: str,
       '# Written by `launch.sh slurm`; `sbatch` this file again to resume.',
       'set -euo pipefail',
       f'cd {q(os.path.abspath(repo_dir))}',
-      'srun ' + ' '.join(q(c) for c in command),
+      # A task that dies stops the others at once (SLURM names it), instead
+      # of after the survivors' heartbeat timeout.
+      'srun --kill-on-bad-exit=1 ' + ' '.join(q(c) for c in command),
       '',
   ]
   return '\n'.join(lines)

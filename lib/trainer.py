@@ -25,7 +25,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from lib import checkpointing, cpu_gradients, errors, losses, metrics_writer, models, optim
+from lib import checkpointing, config_history, cpu_gradients, errors, losses
+from lib import metrics_writer, models, optim
 from lib import parallel, preemption, progress, provenance, run_lock, train_step
 from lib import xla_cpu
 from lib.data import pipeline
@@ -65,8 +66,16 @@ class Run:
     self.tx = optim.build(config.optimizer, self.total_steps, steps_per_epoch)
     self.eval_every = max(1, round(config.train.eval_every_epochs * steps_per_epoch))
     # Tracing init shape-only surfaces bad model settings (an unknown
-    # activation or pooling name) here, not after the workdir exists.
-    self.abstract_state = jax.eval_shape(self.init_state)
+    # activation or pooling name, features=abc) here, not after the workdir
+    # exists.
+    try:
+      self.abstract_state = jax.eval_shape(self.init_state)
+    except (TypeError, ValueError) as e:
+      first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+      raise errors.UserError(
+          f'model {config.model.name!r} does not build with these settings '
+          f'({first}); check the --config.model.* values against '
+          f'{_model_values(config)}') from None
 
   def init_state(self) -> train_step.TrainState:
     return train_step.init_state(self.model, self.tx, self.data.spec.image_shape,
@@ -94,6 +103,10 @@ def _check_values(config: ml_collections.ConfigDict) -> None:
     if not ok:
       raise errors.UserError(f'{message}; got the config\'s value: '
                              f'{_value_in(config, message.split()[0])!r}')
+
+
+def _model_values(config) -> str:
+  return ', '.join(f'{k}={v!r}' for k, v in config.model.items())
 
 
 def _value_in(config, dotted: str):
@@ -260,13 +273,14 @@ TRAIN_EVAL_SPLIT = 'train_eval'
 
 def train(program: Program, configs: Sequence[ml_collections.ConfigDict],
           workdirs: Sequence[str], checkpoint_dir: str,
-          evaluate_train_split: bool = False) -> list:
+          evaluate_train_split: bool = False,
+          allow_config_change: bool = False) -> list:
   """`_train` with every workdir locked (lib/run_lock.py) while it runs."""
   locks = ([run_lock.RunLock(w) for w in workdirs]
            if jax.process_index() == 0 else [])
   try:
     return _train(program, configs, workdirs, checkpoint_dir,
-                  evaluate_train_split)
+                  evaluate_train_split, allow_config_change)
   finally:
     for lock in locks:
       lock.release()
@@ -274,7 +288,8 @@ def train(program: Program, configs: Sequence[ml_collections.ConfigDict],
 
 def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
            workdirs: Sequence[str], checkpoint_dir: str,
-           evaluate_train_split: bool = False) -> list:
+           evaluate_train_split: bool = False,
+           allow_config_change: bool = False) -> list:
   """Trains configs[i] (the program's config with its own seed) into
   workdirs[i], checkpointing into checkpoint_dir.
 
@@ -285,6 +300,8 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   `evaluate_train_split` adds the training split in inference mode (no
   dropout, no augmentation) as a 'train_eval' line at the end: a train/test
   gap that measures fit rather than the regularizer's noise.
+  `allow_config_change`: resume even where the config differs from a
+  workdir's config.json in what it trains (else UserError, nothing moved).
   """
   run, config = program.run, program.run.config
   primary = jax.process_index() == 0
@@ -294,6 +311,11 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   # --- init and resume ---------------------------------------------------
   state = program.init(seed_arg)
   ckpt = checkpointing.Checkpointer(checkpoint_dir, config.train.keep_checkpoints)
+  # Before anything is restored or moved: a resume goes on with its own
+  # config, or records on purpose what changed (lib/config_history.py).
+  resuming = ckpt.latest_step() is not None
+  histories = [config_history.check(w, c.to_dict(), allow_config_change)
+               if resuming else ([], {}) for c, w in zip(configs, workdirs)]
   # A program serves every seed of its config: the order is this seed's.
   data_iter = None if program.device else run.data.with_seed(seeds[0]).train_iterator()
   start, state = ckpt.restore_latest(state, data_iter)  # UserError if misfit.
@@ -307,9 +329,13 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
       'pipeline': config.data.pipeline,
       'seeds_in_program': len(seeds) if program.stacked else None})
   if primary:
-    for c, w in zip(configs, workdirs):
+    for c, w, (history, diff) in zip(configs, workdirs, histories):
       os.makedirs(w, exist_ok=True)
-      write_json_atomic(os.path.join(w, 'config.json'), c.to_dict())
+      if diff:
+        progress.say(f'{w}: continuing at step {start} with changed '
+                     f'{", ".join(diff)} (recorded in config.json)')
+      write_json_atomic(os.path.join(w, config_history.CONFIG_FILE),
+                        config_history.with_history(c.to_dict(), history, start, diff))
       provenance.append(w, origin)
   records = _Records(program, workdirs, start, primary)
   if program.stacked:  # A seed frozen at an earlier step diverged there.
@@ -348,9 +374,9 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
         best = np.maximum(best, eval_metrics['accuracy'])
         records.eval(step, eval_metrics)
       if saving:
-        ckpt.save(step, state, data_iter)
+        _storage_guarded(lambda: ckpt.save(step, state, data_iter), ckpt)
       if stopping:
-        ckpt.wait()
+        _storage_guarded(ckpt.wait, ckpt)
         raise Preempted(step)
 
     # --- final evaluations ---------------------------------------------------
@@ -362,8 +388,8 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
                    TRAIN_EVAL_SPLIT)
   finally:
     preempt.close()
-    ckpt.close()
     records.close()
+    _storage_guarded(ckpt.close, ckpt)  # A failed async save surfaces here.
 
   # --- results ---------------------------------------------------------------
   seconds = time.time() - t0
@@ -398,6 +424,24 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   return results
 
 
+def _storage_guarded(action, ckpt: checkpointing.Checkpointer) -> None:
+  """`action` (a save, a wait), with a full disk or a read-only directory as
+  one line: Orbax only commits whole checkpoints, so the last committed one
+  is intact and the run resumes from it once there is room."""
+  try:
+    action()
+  except Exception as e:  # pylint: disable=broad-except
+    step = ckpt.committed_step()
+    problem = errors.storage_error(e, context=(
+        f'writing checkpoints to {ckpt.directory}: ' +
+        (f'the last committed one (step {step}) is intact; run the same '
+         'command again to resume from it' if step is not None else
+         'none was committed yet; the run starts over when run again')))
+    if problem is None:
+      raise
+    raise problem from None
+
+
 def finished_results(workdir: str, total_steps: int) -> dict | None:
   """The results of a run that finished these steps (results.json and the
   final checkpoint are there), or None: starting it again changes nothing."""
@@ -411,18 +455,22 @@ def finished_results(workdir: str, total_steps: int) -> dict | None:
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
-                       evaluate_train_split: bool = False) -> dict:
+                       evaluate_train_split: bool = False,
+                       allow_config_change: bool = False) -> dict:
   """One ordinary run into workdir: its results dict, or
   {'preempted_at_step': step} after SIGTERM (checkpointed; run it again)."""
   run = Run(config)  # Raises UserError on bad input; nothing written yet.
   if (done := finished_results(workdir, run.total_steps)) is not None:
+    # A finished run asked for with another config is not that run.
+    config_history.check(workdir, config.to_dict(), allow_config_change)
     progress.say(f'{os.path.abspath(workdir)} already finished its '
                  f'{run.total_steps} steps; nothing to do')
     return done
   program = Program(run, stacked=False, mesh=parallel.make_mesh())
   try:
     return train(program, [config], [workdir],
-                 os.path.join(workdir, 'checkpoints'), evaluate_train_split)[0]
+                 os.path.join(workdir, 'checkpoints'), evaluate_train_split,
+                 allow_config_change)[0]
   except Preempted as e:
     progress.say(f'SIGTERM: saved a checkpoint at step {e.args[0]} and '
                  'stopped; run the same command again to resume')

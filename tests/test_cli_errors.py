@@ -16,6 +16,7 @@ pytestmark = pytest.mark.slow
     ('--config.model.pooling=min', "unknown pooling 'min'; valid names: max, mean, none"),
     ('--config.data.name=mnist', 'tfds build mnist'),
     ('--config.train.batch_size=ten', "invalid literal for int() with base 10: 'ten'"),
+    ('--config.model.features=abc', "model 'cnn' does not build with these settings"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(data_dir, tmp_path, flag, message):
   workdir = tmp_path / 'run'
@@ -40,3 +41,13 @@ def test_missing_dataset_never_touches_the_network(tmp_path):
   assert proc.returncode == 2
   assert 'NETWORK ACCESS ATTEMPTED' not in proc.stderr + proc.stdout
   assert proc.stderr.startswith("error: dataset 'cifar10' is not prepared")
+
+
+def test_a_missing_config_file_with_overrides_is_one_line(tmp_path):
+  workdir = tmp_path / 'run'
+  proc = run_module('experiments.train', '--config=configs/no_such_config.py',
+                    '--config.seed=1', f'--workdir={workdir}')
+  assert proc.returncode == 2
+  assert proc.stderr.strip().splitlines() == [
+      "error: [Errno 2] No such file or directory: 'configs/no_such_config.py'"]
+  assert not workdir.exists()

@@ -155,3 +155,30 @@ def test_config_with_other_model_shape_is_refused_before_training(data_dir, tmp_
   assert metrics_writer.read(str(tmp_path)) == before
   with open(tmp_path / 'config.json') as f:
     assert f.read() == saved_config
+
+
+def _catches_sigterm(pid: int) -> bool:
+  with open(f'/proc/{pid}/status') as f:
+    caught = next(line for line in f if line.startswith('SigCgt:'))
+  return bool(int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+
+
+def test_sigterm_while_the_trainer_is_still_importing_stops_at_step_one(
+    data_dir, tmp_path):
+  """The handler is there from the entry point's first lines: a SIGTERM
+  while JAX is still being imported ends in a checkpoint, not a kill."""
+  workdir = tmp_path / 'run'
+  proc = subprocess.Popen(_command(workdir, data_dir), cwd=ROOT,
+                          env=dict(os.environ, JAX_PLATFORMS='cpu'),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  deadline = time.time() + 30
+  while not _catches_sigterm(proc.pid):
+    assert time.time() < deadline and proc.poll() is None
+    time.sleep(0.005)
+  assert not os.path.exists(workdir)  # Still starting up.
+  proc.send_signal(signal.SIGTERM)
+  out, err = proc.communicate(timeout=300)
+  assert proc.returncode == 0, err[-3000:]
+  assert 'SIGTERM: saved a checkpoint at step 1' in out
+  assert _run(workdir, data_dir).returncode == 0
+  assert json.loads((workdir / 'results.json').read_text())['steps'] == STEPS

@@ -3,6 +3,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import jax
 import numpy as np
@@ -85,3 +86,34 @@ def test_srun_two_tasks_match_one_process(data_dir, tmp_path, single_process,
   with open(tmp_path / 'results.json') as f:
     assert '"processes": 2' in f.read()
   _assert_same(_params(tmp_path), single_process['grain'])
+
+
+def test_when_a_process_dies_the_survivor_stops_within_the_timeout_naming_it(
+    data_dir, tmp_path):
+  """kill -9 of process 1: process 0 stops after --process_timeout_seconds
+  (JAX's default made it wait ~95 s), and its last words name process 1."""
+  port = portpicker.pick_unused_port()
+  procs = [subprocess.Popen(
+      [sys.executable, '-m', 'experiments.train', *ARGS[:1],
+       f'--workdir={tmp_path}', f'--config.data.data_dir={data_dir}',
+       '--config.train.num_epochs=5000', '--config.train.log_every_steps=5',
+       f'--coordinator_address=127.0.0.1:{port}', '--num_processes=2',
+       f'--process_id={i}', '--process_timeout_seconds=8'],
+      cwd=ROOT, env=_env(1), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      text=True) for i in range(2)]
+  try:
+    for line in procs[0].stdout:
+      if line.startswith('step'):  # Both are training.
+        break
+    procs[1].kill()
+    killed = time.time()
+    _, err = procs[0].communicate(timeout=120)
+    waited = time.time() - killed
+  finally:
+    for p in procs:
+      p.kill()
+      p.wait()
+  assert procs[0].returncode != 0
+  assert waited < 8 + 20, waited
+  assert 'stopped sending heartbeats' in err and '\n1\n' in err, err[-3000:]
+  assert 'Fatal Python error' not in err  # No dump of every thread's stack.

@@ -9,10 +9,12 @@ import signal
 import subprocess
 import sys
 
+import jax
+import numpy as np
 import pytest
 
 from configs import digits_cnn
-from lib import errors, metrics_writer, multi_seed, preemption, run_lock, trainer
+from lib import checkpointing, errors, metrics_writer, multi_seed, preemption, run_lock, trainer
 from tests.conftest import ROOT
 
 
@@ -171,8 +173,10 @@ def test_a_checkpoint_that_does_not_fit_is_an_error_and_nothing_is_moved(
   for dotted, value in change.items():
     section, field = dotted.split('.')
     config[section][field] = value
+  with pytest.raises(errors.UserError, match='was trained with another config'):
+    trainer.train_and_evaluate(config, str(workdir))  # Refused first for the config.
   with pytest.raises(errors.UserError, match='does not fit this config') as e:
-    trainer.train_and_evaluate(config, str(workdir))
+    trainer.train_and_evaluate(config, str(workdir), allow_config_change=True)
   assert message in str(e.value)
   assert sorted(os.listdir(workdir / 'checkpoints')) == before
   assert not (workdir / 'unreadable_checkpoints').exists()
@@ -205,3 +209,83 @@ def test_a_second_unreadable_copy_of_a_step_is_set_aside_beside_the_first(
   results = trainer.train_and_evaluate(_config(data_dir), str(workdir))
   assert results['steps'] == 6
   assert sorted(os.listdir(workdir / 'unreadable_checkpoints')) == ['6', '6.2']
+
+
+def test_a_resume_with_another_config_is_refused_unless_asked_for(data_dir, tmp_path):
+  """Another learning rate (or anything that changes training) would splice
+  two runs into one: refused, nothing moved; continuing on purpose is
+  recorded in config.json. Logging and checkpoint cadence may change."""
+  workdir = tmp_path / 'run'
+  trainer.train_and_evaluate(_config(data_dir), str(workdir))
+  os.remove(workdir / trainer.RESULTS_FILE)  # As if killed after step 6's checkpoint...
+  subprocess.run(['rm', '-rf', str(workdir / 'checkpoints' / '6')], check=True)
+  before = _snapshot(workdir)  # ... and resumed from step 3.
+  changed = _config(data_dir)
+  changed.optimizer.learning_rate = 0.01
+  changed.seed = 4
+  with pytest.raises(errors.UserError) as e:
+    trainer.train_and_evaluate(changed, str(workdir))
+  assert str(e.value) == (
+      f'{workdir} was trained with another config (optimizer.learning_rate '
+      '0.002 -> 0.01, seed 0 -> 4); resuming would mix two runs: use a new '
+      '--workdir, or pass --allow_config_change to continue with the new values '
+      'on purpose (config.json then records the change)')
+  after = _snapshot(workdir)
+  lock = str(workdir / run_lock.LOCK_FILE)  # Holds who trained last: rewritten.
+  assert {k: v for k, v in after.items() if k != lock} == {
+      k: v for k, v in before.items() if k != lock}  # Nothing moved or rewritten.
+
+  results = trainer.train_and_evaluate(changed, str(workdir), allow_config_change=True)
+  assert results['steps'] == 6
+  saved = json.loads((workdir / 'config.json').read_text())
+  assert saved['optimizer']['learning_rate'] == 0.01
+  [change] = saved['config_changes']
+  assert change['step'] == 3
+  assert change['changed'] == {'optimizer.learning_rate': [0.002, 0.01], 'seed': [0, 4]}
+
+  # A finished run asked for with other values is not that run either.
+  with pytest.raises(errors.UserError, match='optimizer.learning_rate 0.01 -> 0.002'):
+    trainer.train_and_evaluate(_config(data_dir), str(workdir))
+
+
+def test_a_resume_may_change_how_the_run_is_logged_and_checkpointed(data_dir, tmp_path):
+  workdir = tmp_path / 'run'
+  trainer.train_and_evaluate(_config(data_dir, num_steps=3), str(workdir))
+  os.remove(workdir / trainer.RESULTS_FILE)
+  config = _config(data_dir, num_steps=3, log_every_steps=1, keep_checkpoints=5)
+  subprocess.run(['rm', '-rf', str(workdir / 'checkpoints' / '3')], check=True)
+  assert trainer.train_and_evaluate(config, str(workdir))['steps'] == 3
+  assert 'config_changes' not in json.loads((workdir / 'config.json').read_text())
+
+
+def _flip_a_byte_of_the_largest_array_file(step_dir):
+  files = [os.path.join(root, name) for root, _, names in os.walk(step_dir / 'state')
+           for name in names]
+  path = max(files, key=os.path.getsize)
+  with open(path, 'r+b') as f:
+    f.seek(os.path.getsize(path) // 2)
+    byte = f.read(1)[0]
+    f.seek(-1, 1)
+    f.write(bytes([byte ^ 0x10]))
+
+
+def test_a_flipped_byte_in_a_checkpoint_is_caught_and_the_run_goes_on_from_the_last_good_one(
+    data_dir, tmp_path):
+  workdir = tmp_path / 'run'
+  trainer.train_and_evaluate(_config(data_dir), str(workdir))
+  os.remove(workdir / trainer.RESULTS_FILE)
+  saved = checkpointing.load_state(str(workdir / 'checkpoints'), 6)
+  _flip_a_byte_of_the_largest_array_file(workdir / 'checkpoints' / '6')
+  silently = checkpointing.load_state(str(workdir / 'checkpoints'), 6)
+  assert any(np.any(np.asarray(a) != np.asarray(b)) for a, b in zip(
+      jax.tree.leaves(saved), jax.tree.leaves(silently))), (
+          'Orbax alone reads the flipped byte without a word: why checksums exist')
+
+  results = trainer.train_and_evaluate(_config(data_dir), str(workdir))
+  assert results['steps'] == 6
+  assert os.listdir(workdir / 'unreadable_checkpoints') == ['6']
+  unbroken = tmp_path / 'unbroken'
+  trainer.train_and_evaluate(_config(data_dir), str(unbroken))
+  for a, b in zip(jax.tree.leaves(checkpointing.load_state(str(workdir / 'checkpoints'))),
+                  jax.tree.leaves(checkpointing.load_state(str(unbroken / 'checkpoints')))):
+    np.testing.assert_array_equal(a, b)

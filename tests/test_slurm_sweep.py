@@ -61,7 +61,7 @@ def get_sweep():
              'train.num_steps': 20, 'train.log_every_steps': 10, 'model.width': 32}},
       axes=sweeps.product({{'model.activation': ['relu', 'tanh']}}, sweeps.seeds(2)))
 ''')
-  study = tmp_path / 'study'
+  study = tmp_path / 'my study'  # sbatch splits unquoted #SBATCH values at spaces.
   env = dict(os.environ, VENV=venv_for_launch_sh, JAX_PLATFORMS='cpu')
   submit = subprocess.run(
       [os.path.join(ROOT, 'launch.sh'), 'slurm', f'--sweep={sweep}',
@@ -86,7 +86,7 @@ def get_sweep():
 
 def test_launch_sh_submits_a_multi_process_run(slurm, data_dir, tmp_path,
                                                venv_for_launch_sh):
-  workdir = tmp_path / 'run'
+  workdir = tmp_path / 'my run'
   env = dict(os.environ, VENV=venv_for_launch_sh, JAX_PLATFORMS='cpu')
   submit = subprocess.run(
       [os.path.join(ROOT, 'launch.sh'), 'slurm', '--config=configs/digits_cnn.py',
@@ -109,7 +109,7 @@ def test_launch_sh_submits_a_multi_process_run(slurm, data_dir, tmp_path,
 
 def test_launch_sh_slurm_refuses_a_bad_config_before_writing(slurm, tmp_path,
                                                              venv_for_launch_sh):
-  workdir = tmp_path / 'run'
+  workdir = tmp_path / 'my run'
   env = dict(os.environ, VENV=venv_for_launch_sh, JAX_PLATFORMS='cpu')
   submit = subprocess.run(
       [os.path.join(ROOT, 'launch.sh'), 'slurm', '--config=configs/digits_cnn.py',

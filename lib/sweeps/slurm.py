@@ -37,7 +37,18 @@ class Resources:
     """#SBATCH lines for the settings given (gpus per task or per node)."""
     given = [('--partition', self.partition), ('--time', self.time),
              (gpus_flag, self.gpus), ('--mem', self.mem)]
-    return [f'#SBATCH {flag}={value}' for flag, value in given if value]
+    return [directive(flag, value) for flag, value in given if value]
+
+
+def directive(flag: str, value) -> str:
+  """One `#SBATCH` line. sbatch splits these lines at whitespace unless the
+  value is double-quoted (a study directory named "my study", say)."""
+  value = str(value)
+  if '"' in value or '\n' in value:
+    raise errors.UserError(f'{flag}={value!r}: sbatch cannot take a double '
+                           'quote or newline in a path or name; rename it')
+  return (f'#SBATCH {flag}="{value}"' if any(c.isspace() for c in value)
+          else f'#SBATCH {flag}={value}')
 
 
 def script(*, study_dir: str, sweep_path: str, num_tasks: int, python: str,
@@ -49,10 +60,10 @@ def script(*, study_dir: str, sweep_path: str, num_tasks: int, python: str,
   q = shlex.quote
   lines = [
       '#!/bin/bash',
-      f'#SBATCH --job-name={job_name}',
-      f'#SBATCH --array=0-{num_tasks - 1}',
-      f'#SBATCH --output={study_dir}/slurm/%A_%a.out',
-      f'#SBATCH --cpus-per-task={resources.cpus}',
+      directive('--job-name', job_name),
+      directive('--array', f'0-{num_tasks - 1}'),
+      directive('--output', f'{study_dir}/slurm/%A_%a.out'),
+      directive('--cpus-per-task', resources.cpus),
   ]
   lines += resources.optional_lines(gpus_flag='--gpus')
   command = [python, '-m', 'experiments.sweep', f'--sweep={sweep_path}',

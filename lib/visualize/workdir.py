@@ -45,6 +45,7 @@ def load_config(workdir: str, data_dir: str | None = None
   try:
     with open(path) as f:
       saved = json.load(f)
+    saved.pop('config_changes', None)  # lib/config_history.py: not a field.
     config = ml_collections.ConfigDict(_with_defaults(saved))
   except (OSError, ValueError, KeyError, TypeError) as e:
     raise errors.UserError(f'cannot read {path}: {e}') from None
