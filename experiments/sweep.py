@@ -92,10 +92,13 @@ def main(argv):
   from lib.sweeps import runner, study as study_lib  # pylint: disable=g-import-not-at-top
   study_dir = _STUDY_DIR.value
   study = study_lib.load(_SWEEP.value, _VMAP.value)  # Validates everything.
+  models = {r.config.model.name for r in study.runs}
   for dtype in {r.config.train.compute_dtype for r in study.runs}:
-    xla_cpu.prepare_for(dtype)  # Before JAX starts its backend.
+    xla_cpu.prepare_for(dtype, models)  # Before JAX starts its backend.
   if _LIST.value:
     return _list(study, study_dir)
+  from lib import compile_cache  # pylint: disable=g-import-not-at-top
+  compile_cache.enable()
   if _SBATCH.value:
     # The login node normally sees the compute nodes' files: check the runs'
     # models and data here rather than in every array element.

@@ -78,8 +78,9 @@ def main(argv):
                            '--workdir=runs/my_run')
   if _SBATCH.value:
     return _write_sbatch(sys.argv)
-  from lib import accelerator, distributed, trainer, xla_cpu  # pylint: disable=g-import-not-at-top
-  xla_cpu.prepare_for(_CONFIG.value.train.compute_dtype)
+  from lib import accelerator, compile_cache, distributed, trainer, xla_cpu  # pylint: disable=g-import-not-at-top
+  xla_cpu.prepare_for(_CONFIG.value.train.compute_dtype, [_CONFIG.value.model.name])
+  compile_cache.enable()
   distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
                          _PROCESS_ID.value, _PROCESS_TIMEOUT.value)
   accelerator.check_and_announce()

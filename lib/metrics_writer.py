@@ -22,8 +22,8 @@ def _plain(value):
 def _summary_writer_class():
   """tensorboardX's SummaryWriter, imported without PyTorch.
 
-  tensorboardX imports torch whenever it is installed (5 s of start-up on
-  2 cores), only to accept torch tensors, which we never pass. A None in
+  tensorboardX imports torch whenever it is installed (1.2-5 s of start-up on
+  2 cores, by load), only to accept torch tensors, which we never pass. A None in
   sys.modules makes that import fail as if torch were absent.
   """
   if 'torch' in sys.modules or 'tensorboardX' in sys.modules:
@@ -103,3 +103,4 @@ def read(workdir: str) -> list[dict]:
   if not os.path.exists(path):
     return []
   return _records(path)
+

@@ -1,4 +1,7 @@
-"""Several seeds of one config trained by one compiled program.
+"""Several seeds of one config trained by one compiled program: the path
+every entry point that trains seeds takes (experiments.seeds, the sweep
+runner, each SLURM array task), so each distinct program compiles once per
+process.
 
 The seeds' states are stacked along a leading axis and stepped by one
 vmapped program (lib/train_step.py make_step), so every seed sees exactly
@@ -12,36 +15,53 @@ where the accelerator has room; 1 where vmap does not pay, e.g. XLA:CPU turns
 vmapped convolutions into grouped convolutions, which it runs slower than
 the separate ones (see experiments/bench/sweep_speedup.py).
 
-Every seed still gets its own workdir with config.json, metrics.jsonl and
-results.json, as an ordinary run; each chunk's stacked state is
-checkpointed under the group's directory, so an interrupted group resumes.
-Only the on-device pipeline is supported (grain iterators are per run).
+With 1 seed per program the program is the ordinary run's (unstacked, over
+the mesh), compiled once and reused for every seed: each seed's results are
+bitwise those of `experiments.train` with that seed, its checkpoints are in
+its own workdir (resumable and visualizable like any run), and either input
+pipeline works. With more, the seeds' states are stacked, checkpointed per
+chunk under group_dir/checkpoints/seed=a,b,..., and only the on-device
+pipeline is supported (grain iterators are per run).
+
+The last program built is kept (`_last`): consecutive groups, or tasks, of
+one config in one process (`--novmap_seeds` sweeps) reuse it too. Only one,
+since a program holds its split in device memory.
+
+Every seed gets its own workdir with config.json, metrics.jsonl and
+results.json, as an ordinary run.
 """
+import json
 import os
 
 import jax
 import ml_collections
 
-from lib import errors, trainer
+from lib import config_history, errors, parallel, progress, trainer
 
 Preempted = trainer.Preempted
 
 
-def _check_same_but_seed(configs: list[ml_collections.ConfigDict]) -> None:
-  def without_seed(c):
-    d = c.to_dict()
-    d.pop('seed')
-    return d
-  first = without_seed(configs[0])
-  if any(without_seed(c) != first for c in configs[1:]):
+def _without_seed(config: ml_collections.ConfigDict) -> dict:
+  d = config.to_dict()
+  d.pop('seed')
+  return d
+
+
+def _check_same_but_seed(configs: list[ml_collections.ConfigDict],
+                         stacked: bool) -> None:
+  first = _without_seed(configs[0])
+  if any(_without_seed(c) != first for c in configs[1:]):
     raise errors.UserError('multi_seed: the configs must differ only in seed')
   if len({c.seed for c in configs}) != len(configs):
     raise errors.UserError('multi_seed: every config needs its own seed')
+  if not stacked:
+    return
   if configs[0].data.pipeline != 'device':
     raise errors.UserError(
-        "multi_seed trains seeds jointly only with data.pipeline='device'")
+        "multi_seed trains seeds jointly only with data.pipeline='device'; "
+        'use seeds_per_program=1 for the grain pipeline')
   if jax.process_count() > 1:
-    raise errors.UserError('multi_seed runs in a single process')
+    raise errors.UserError('multi_seed runs stacked seeds in a single process')
 
 
 def default_seeds_per_program() -> int:
@@ -49,19 +69,45 @@ def default_seeds_per_program() -> int:
   return 0 if jax.default_backend() != 'cpu' else 1
 
 
+_last: list = []  # [(key, Program)]: the program built last in this process.
+
+
+def program_for(config: ml_collections.ConfigDict,
+                stacked: bool) -> trainer.Program:
+  """The compiled program of config (any seed): the last one if it fits."""
+  key = (json.dumps(_without_seed(config), sort_keys=True, default=str),
+         stacked, jax.process_count(), jax.device_count())
+  if _last and _last[0][0] == key:
+    return _last[0][1]
+  _last.clear()  # Free the old program's device arrays before building.
+  run = trainer.Run(config)
+  program = trainer.Program(run, stacked=stacked,
+                            mesh=None if stacked else parallel.make_mesh())
+  _last.append((key, program))
+  return program
+
+
 def train_and_evaluate(configs: list[ml_collections.ConfigDict],
                        workdirs: list[str], group_dir: str,
-                       seeds_per_program: int = 0) -> list:
+                       seeds_per_program: int = 0,
+                       evaluate_train_split: bool = True) -> list:
   """Trains configs[i] (identical but for the seed) into workdirs[i].
 
   Seeds go through one compiled program in chunks of `seeds_per_program`
-  (0: all at once). Chunk checkpoints live in group_dir/checkpoints/.
+  (0: all at once; 1: the ordinary run's program, checkpoints in each
+  workdir). Stacked chunks checkpoint into group_dir/checkpoints/.
+  `evaluate_train_split`: see lib/trainer.py's train.
+  A seed that already finished is not trained again.
   Returns, per seed, lib/trainer.py's results dict, or the errors.Diverged
   of a seed whose loss stopped being finite (it gets no results.json).
   Raises Preempted after saving a checkpoint on SIGTERM.
   """
-  _check_same_but_seed(configs)
-  program = trainer.Program(trainer.Run(configs[0]), stacked=True)
+  stacked = seeds_per_program != 1
+  _check_same_but_seed(configs, stacked)
+  program = program_for(configs[0], stacked)
+  if not stacked:
+    return [_one(program, c, w, evaluate_train_split)
+            for c, w in zip(configs, workdirs)]
   size = seeds_per_program or len(configs)
   results = []
   for lo in range(0, len(configs), size):
@@ -69,5 +115,23 @@ def train_and_evaluate(configs: list[ml_collections.ConfigDict],
     name = 'seed=' + ','.join(str(c.seed) for c in chunk)
     results += trainer.train(program, chunk, dirs,
                              os.path.join(group_dir, 'checkpoints', name),
-                             evaluate_train_split=True)
+                             evaluate_train_split)
   return results
+
+
+def _one(program: trainer.Program, config: ml_collections.ConfigDict,
+         workdir: str, evaluate_train_split: bool):
+  """One seed as an ordinary run (errors.Diverged is returned, as a stacked
+  seed's would be, so the other seeds go on)."""
+  total = program.run.total_steps
+  if (done := trainer.finished_results(workdir, total)) is not None:
+    # A finished run asked for with another config is not that run.
+    config_history.check(workdir, config.to_dict(), False)
+    progress.say(f'{workdir} already finished its {total} steps')
+    return done
+  try:
+    return trainer.train(program, [config], [workdir],
+                         os.path.join(workdir, 'checkpoints'),
+                         evaluate_train_split)[0]
+  except errors.Diverged as e:
+    return e

@@ -316,7 +316,8 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   resuming = ckpt.latest_step() is not None
   histories = [config_history.check(w, c.to_dict(), allow_config_change)
                if resuming else ([], {}) for c, w in zip(configs, workdirs)]
-  data_iter = None if program.device else run.data.train_iterator()
+  # A program serves every seed of its config: the order is this seed's.
+  data_iter = None if program.device else run.data.with_seed(seeds[0]).train_iterator()
   start, state = ckpt.restore_latest(state, data_iter)  # UserError if misfit.
   if start:
     which = f'{len(seeds)} seed(s) ' if program.stacked else ''

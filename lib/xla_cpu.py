@@ -7,12 +7,18 @@ unaffected). bfloat16 runs on CPU therefore turn that fusion off. For float32
 it stays on: turning it off makes no step faster beyond noise
 (experiments/bench/README.md).
 
-For speed, every run routes the convolutions and matrix products that XLA's
-oneDNN rewriter accepts to oneDNN (the library PyTorch's CPU convolutions use):
-LeNet-5's train step runs 2.1x faster, the other models as fast as before,
-results equal to float32 rounding. A flag that XLA_FLAGS already sets is
-left as the user set it. XLA reads its flags once, when the backend starts,
-so entry points call this first.
+For speed, runs of the models whose train step oneDNN was measured to speed
+up (LeNet-5 2.0x, ResNet-20 1.10x; `ONEDNN_MODELS`) route the convolutions
+and matrix products that XLA's oneDNN rewriter accepts to oneDNN (the library
+PyTorch's CPU convolutions use), results equal to float32 rounding. For the
+others it gives nothing measurable (the digits CNN 1.00x, the digits grid's
+CNN 1.02x) and costs a lot at start-up: XLA:CPU cannot serialize a program
+with a oneDNN convolution (its thunk has no proto form), so such programs
+never enter the persistent compilation cache (lib/compile_cache.py) and
+every process compiles them again. Those runs leave oneDNN off.
+Measurements: experiments/bench/README.md. A flag that XLA_FLAGS already sets
+is left as the user set it. XLA reads its flags once, when the backend
+starts, so entry points call this first.
 """
 import os
 
@@ -26,13 +32,24 @@ def ynn_fusion_off() -> bool:
 
 
 ONEDNN = ('--xla_cpu_use_onednn=true', '--xla_cpu_experimental_onednn_custom_call=true')
+# Model names (prefixes) whose CPU train step is faster with oneDNN.
+ONEDNN_MODELS = ('lenet5', 'resnet')
 
 
-def prepare_for(compute_dtype: str) -> None:
-  """Sets the flags a run with this compute dtype needs; before any jax use."""
+def wants_onednn(model_names) -> bool:
+  """oneDNN for a process that trains these models (None: every model)."""
+  if model_names is None:
+    return True
+  return any(str(n).startswith(ONEDNN_MODELS) for n in model_names)
+
+
+def prepare_for(compute_dtype: str, model_names=None) -> None:
+  """Sets the flags a run with this compute dtype and these models (None:
+  any, oneDNN on as for the bench's step timings) needs; before any jax use."""
   flags = os.environ.get('XLA_FLAGS', '').split()
   names = {f.split('=')[0] for f in flags}
-  extra = [f for f in ONEDNN if f.split('=')[0] not in names]
+  extra = [f for f in ONEDNN if f.split('=')[0] not in names
+           ] if wants_onednn(model_names) else []
   if compute_dtype == 'bfloat16' and not ynn_fusion_off():
     extra.append(YNN_FUSION_OFF)
   if extra:

@@ -1,12 +1,29 @@
 """Shared fixtures: the digits dataset prepared once per session, and a way
 to run the project's entry points as real subprocesses."""
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+
+@pytest.fixture(scope='session', autouse=True)
+def compilation_cache():
+  """The entry points these tests start keep compiled programs in a cache
+  (lib/compile_cache.py): one for this test session, not the user's."""
+  if os.environ.get('JAXVISION_COMPILATION_CACHE'):
+    yield os.environ['JAXVISION_COMPILATION_CACHE']
+    return
+  path = tempfile.mkdtemp(prefix='jaxvision_test_xla_cache_')
+  os.environ['JAXVISION_COMPILATION_CACHE'] = path
+  yield path
+  del os.environ['JAXVISION_COMPILATION_CACHE']
+  shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope='session')

@@ -5,6 +5,8 @@ math is tests/test_cpu_gradients.py.)"""
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +14,7 @@ import numpy as np
 import pytest
 
 from lib import flops
-from tests.conftest import run_module
+from tests.conftest import ROOT, run_module
 
 HAS_TORCH = importlib.util.find_spec('torch') is not None
 
@@ -168,3 +170,46 @@ def test_profile_lists_the_torch_twins_ops():
   assert proc.returncode == 0, proc.stderr[-2000:]
   lines = [l for l in proc.stdout.strip().splitlines() if ' ms ' in l]
   assert '(PyTorch)' in lines[0] and len(lines) == 4
+
+
+def _torch_python() -> str | None:
+  """A Python with torch: this one, or the bench's own environment."""
+  if HAS_TORCH:
+    return sys.executable
+  own = os.path.join(ROOT, '.venv-torch', 'bin', 'python')
+  return own if os.path.exists(own) else None
+
+
+@pytest.mark.skipif(_torch_python() is None, reason='torch is a benchmark-only install')
+def test_torch_study_trains_our_network(data_dir, tmp_path):
+  """The PyTorch side of experiments.bench.studies: the same parameters as
+  our CNN (layer for layer), and it learns the real digits split."""
+  from experiments.bench import study_spec  # pylint: disable=g-import-not-at-top
+  from lib import trainer  # pylint: disable=g-import-not-at-top
+  config = study_spec.config('train')
+  config.data.data_dir = data_dir
+  ours = trainer.Run(config)
+  ours_params = sum(int(np.prod(x.shape)) for x in
+                    jax.tree.leaves(ours.abstract_state.params))
+  spec_path = study_spec.write(config, str(tmp_path), 'train', [0, 1])
+  spec = json.loads(open(spec_path).read())
+  spec['num_epochs'] = 3.0
+  open(spec_path, 'w').write(json.dumps(spec))
+  out = tmp_path / 'torch.json'
+  proc = subprocess.run([_torch_python(), '-I', study_spec.TORCH_SCRIPT, f'--spec={spec_path}',
+                         f'--out={out}', '--threads=1'],
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  result = json.loads(out.read_text())
+  assert result['params'] == ours_params
+  accs = [r['eval_accuracy'] for r in result['results']]
+  assert len(accs) == 2 and min(accs) > 0.5 and accs[0] != accs[1]  # Seeds differ.
+
+
+def test_studies_bench_refuses_bad_input_in_one_line(tmp_path):
+  for args, expected in ((['--variants=warm,hot'], "--variants: unknown ['hot']"),
+                         ([f'--torch_python={tmp_path}/none'], 'does not exist')):
+    proc = run_module('experiments.bench.studies', *args)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert expected in proc.stderr

@@ -75,9 +75,29 @@ def test_vmapped_seeds_match_sequential_runs(joint, sequential):
   _check_matches_sequential(*joint, sequential)
 
 
-@pytest.mark.slow
-def test_one_seed_per_program_matches_sequential_runs(data_dir, tmp_path, sequential):
-  _check_matches_sequential(*_train_jointly(data_dir, tmp_path, 1), tmp_path, sequential)
+def test_one_seed_per_program_is_the_ordinary_run_bitwise(data_dir, tmp_path,
+                                                         sequential):
+  """The CPU default: one program (compiled once) serves every seed, and it
+  is the ordinary run's, so each seed equals its own run exactly, with its
+  checkpoints in its own workdir."""
+  multi_seed._last.clear()
+  results, dirs = _train_jointly(data_dir, tmp_path, 1)
+  program = multi_seed._last[0][1]
+  assert program.step._cache_size() == 1  # One compilation for both seeds.
+  for i, s in enumerate(SEEDS):
+    expected, seq_dir = sequential[s]
+    for key in ('seed', 'eval_accuracy', 'eval_loss', 'best_eval_accuracy'):
+      assert results[i][key] == expected[key], key
+    assert _train_losses(dirs[i]) == _train_losses(seq_dir)
+    mine = checkpointing.load_state(os.path.join(dirs[i], 'checkpoints'))['params']
+    alone = checkpointing.load_state(os.path.join(seq_dir, 'checkpoints'))['params']
+    jax.tree.map(np.testing.assert_array_equal, mine, alone)
+  assert not os.path.exists(tmp_path / 'checkpoints')
+  # The next group of the same config reuses the program; another config not.
+  assert multi_seed.program_for(_config(data_dir, 7), stacked=False) is program
+  other = _config(data_dir, 0)
+  other.model.dropout = 0.25
+  assert multi_seed.program_for(other, stacked=False) is not program
 
 
 def test_interrupted_group_resumes_to_the_same_result(data_dir, joint, sequential):

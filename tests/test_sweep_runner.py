@@ -109,6 +109,9 @@ def test_sbatch_script(tmp_path):
                f'/venv/bin/python -m experiments.sweep --sweep=/abs/grid.py '
                f'--study_dir={tmp_path}/s --task_index="$SLURM_ARRAY_TASK_ID"'):
     assert line in text.splitlines()
+  # All array tasks share one compilation cache in the study (unless set).
+  assert (f'[ -n "${{JAXVISION_COMPILATION_CACHE:-}}" ] || export '
+          f'JAXVISION_COMPILATION_CACHE={tmp_path}/s/xla_cache') in text.splitlines()
   with pytest.raises(errors.UserError, match='--time'):
     slurm.script(study_dir='s', sweep_path='x', num_tasks=1, python='p', workdir='w',
                  job_name='j', resources=slurm.Resources(time='90 minutes'))

@@ -8,7 +8,8 @@ Trains the same S seeds of one digits-grid config (configs/sweeps/digits_grid.py
 four ways, each as fresh subprocesses so start-up counts:
   process per run      S x `python -m experiments.train` (a naive array job)
   sweep, no grouping   one `experiments.sweep --novmap_seeds`: one process,
-                       lib/trainer.py per run (compiles every run)
+                       one task per run (compiled every run until issue 18;
+                       now consecutive runs of a config share the program)
   sweep, 1 seed/program  one `experiments.sweep --seeds_per_program=1`: the
                        seed group's program is compiled once, seeds in turn
   sweep, vmapped       one `experiments.sweep --seeds_per_program=0`: all

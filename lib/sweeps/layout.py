@@ -5,6 +5,8 @@
     STUDY/<group>/seed=<k>/           one run: config.json, metrics.jsonl,
                                       results.json (finished) or FAILED
     STUDY/<group>/checkpoints/        stacked states of vmapped seed groups
+                                      (one seed per program: in each run's dir)
+    STUDY/xla_cache/                  the SLURM array's compilation cache
 """
 import json
 import os

@@ -82,21 +82,17 @@ def run_task(task: Task, study_dir: str, outcome: Outcome,
     progress.say(f'task {task.index} ({task.name}): already finished')
     return
   progress.say(f'task {task.index}: {task.name}')
-  # A group's pending seeds go through one program; other runs one by one.
-  batches = [todo] if task.vmapped else [[r] for r in todo]
-  for runs in batches:
+  # One path for all: lib/multi_seed.py, whose program is compiled once and
+  # kept for the next call of the same config. Seeds that are not stacked go
+  # one call each, so one failing run does not mark the others failed.
+  per_program = seeds_per_program if task.vmapped else 1
+  stacked = per_program != 1
+  for runs in [todo] if stacked else [[r] for r in todo]:
     try:
-      if task.vmapped:
-        results = multi_seed.train_and_evaluate(
-            [r.config for r in runs],
-            [layout.run_dir(study_dir, r.name) for r in runs],
-            layout.group_dir(study_dir, task.group), seeds_per_program)
-      else:
-        workdir = layout.run_dir(study_dir, runs[0].name)
-        results = [trainer.train_and_evaluate(runs[0].config, workdir,
-                                              evaluate_train_split=True)]
-        if 'preempted_at_step' in results[0]:
-          raise multi_seed.Preempted(results[0]['preempted_at_step'])
+      results = multi_seed.train_and_evaluate(
+          [r.config for r in runs],
+          [layout.run_dir(study_dir, r.name) for r in runs],
+          layout.group_dir(study_dir, task.group), per_program)
     except multi_seed.Preempted:
       raise
     except Exception as e:  # pylint: disable=broad-except

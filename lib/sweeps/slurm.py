@@ -11,6 +11,8 @@ import shlex
 from lib import errors
 
 SCRIPT_FILE = 'sbatch.sh'
+CACHE_ENV = 'JAXVISION_COMPILATION_CACHE'  # lib/compile_cache.py's.
+CACHE_DIR = 'xla_cache'
 _TIME = re.compile(r'^(\d+-)?\d+(:\d{1,2}){0,2}$')  # sbatch's D-HH:MM:SS forms.
 _MEM = re.compile(r'^\d+[KMGT]?$')
 
@@ -71,6 +73,10 @@ def script(*, study_dir: str, sweep_path: str, num_tasks: int, python: str,
       '# finished runs are skipped, interrupted ones resume.',
       'set -euo pipefail',
       f'cd {q(os.path.abspath(workdir))}',
+      '# One compilation cache for all tasks (lib/compile_cache.py): the first',
+      '# task to compile a program writes it, the others load it.',
+      f'[ -n "${{{CACHE_ENV}:-}}" ] || export {CACHE_ENV}='
+      + q(os.path.join(study_dir, CACHE_DIR)),
       ' '.join(q(c) for c in command) + ' --task_index="$SLURM_ARRAY_TASK_ID"',
       '',
   ]

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import os
 
+import jax
 import ml_collections
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -71,13 +72,41 @@ def _with_defaults(saved: dict) -> dict:
   return merge(defaults, saved)
 
 
+def _stacked_checkpoint(workdir: str) -> tuple[str, int] | None:
+  """(directory, index) of the stacked checkpoint that holds this run, for a
+  seed trained in a vmapped group (lib/multi_seed.py): the group's
+  checkpoints/seed=a,b,... beside the run's directory."""
+  try:
+    with open(os.path.join(workdir, 'config.json')) as f:
+      seed = int(json.load(f)['seed'])
+  except (OSError, ValueError, KeyError, TypeError):
+    return None
+  parent = os.path.join(os.path.dirname(os.path.abspath(workdir)), 'checkpoints')
+  if not os.path.isdir(parent):
+    return None
+  for name in sorted(os.listdir(parent)):
+    if name.startswith('seed='):
+      seeds = [int(s) for s in name[len('seed='):].split(',') if s.isdigit()]
+      if seed in seeds:
+        return os.path.join(parent, name), seeds.index(seed)
+  return None
+
+
 def load_variables(workdir: str) -> tuple[dict, int]:
-  """(model variables, step) of the run's latest checkpoint."""
+  """(model variables, step) of the run's latest checkpoint: its own, or its
+  seed's slice of its group's stacked one."""
   directory = os.path.join(workdir, 'checkpoints')
+  index = None
+  if not os.path.isdir(directory) and (found := _stacked_checkpoint(workdir)):
+    directory, index = found
   try:
     if not os.path.isdir(directory):
       raise FileNotFoundError(directory)
     state = checkpointing.load_state(directory)
+    if index is not None:  # Every leaf has the group's seed axis first.
+      state = {k: (v if k == 'step' and np.ndim(v) == 0 else
+                   jax.tree.map(lambda a: a[index], v))
+               for k, v in state.items()}
   except FileNotFoundError:
     raise errors.UserError(
         f'no checkpoint in {directory}: train the run first (python -m '

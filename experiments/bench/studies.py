@@ -1,0 +1,214 @@
+r"""Time to a result: whole studies, ours and plain PyTorch, side by side.
+
+  ./launch.sh run experiments.bench.studies                 # both studies, 3 rounds
+  ./launch.sh run experiments.bench.studies --studies=seeds --rounds=5 \
+      --variants=warm,cold,warm_onednn --out=experiments/results/bench_studies
+
+Each study is timed from process start to results, as a user runs it:
+  seeds   the 5-seed study of one digits grid cell (configs/sweeps/digits_grid.py's
+          settings, relu / max / dropout 0.5): `python -m experiments.seeds`
+  train   one full default digits run (configs/digits_cnn.py):
+          `python -m experiments.train`
+against experiments/bench/torch_study.py, the same network, initializers,
+optimizer, schedule, augmentation, batch order rules and evaluation in plain
+PyTorch, run by --torch_python (its own environment, see requirements.txt).
+Ours runs in these variants (--variants):
+  warm          the defaults: oneDNN off, compilation cache already holding
+                the programs (any run after the first on a machine)
+  cold          the defaults with an empty cache (the first run)
+  nocache       compilation cache off
+  warm_onednn   oneDNN on (XLA_FLAGS), cache warm (its conv programs cannot be
+                cached: experiments/bench/README.md)
+PyTorch runs with its default threads (one per physical core) and with
+--torch_threads more (default: also 1 thread, its fastest for these small
+nets on 2 cores). Every round runs each variant and each PyTorch setting
+once, in turn, so load from other processes falls on all alike; the table
+gives medians over rounds and each median over the fastest PyTorch median,
+with the test accuracies each side got.
+"""
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import flags
+
+from experiments import cli
+from experiments.bench import study_spec
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TORCH_SCRIPT = study_spec.TORCH_SCRIPT
+
+_STUDIES = flags.DEFINE_list('studies', ['seeds', 'train'], 'seeds and/or train.')
+_ROUNDS = flags.DEFINE_integer('rounds', 3, 'Alternating rounds (medians over them).')
+_SEEDS = flags.DEFINE_integer('seeds', 5, 'Seeds of the seeds study.')
+_VARIANTS = flags.DEFINE_list('variants', ['warm', 'cold'],
+                              'Our variants: warm, cold, nocache, warm_onednn.')
+_TORCH_PYTHON = flags.DEFINE_string(
+    'torch_python', os.path.join(ROOT, '.venv-torch', 'bin', 'python'),
+    'Python of the PyTorch environment (experiments/bench/requirements.txt).')
+_TORCH_THREADS = flags.DEFINE_list(
+    'torch_threads', ['0', '1'], "PyTorch's intra-op threads, one row each "
+    "(0: its default, one per physical core).")
+_OUT = flags.DEFINE_string('out', '', 'Write OUT.md and OUT.json.')
+
+ONEDNN_OFF = '--xla_cpu_use_onednn=false --xla_cpu_experimental_onednn_custom_call=false'
+ONEDNN_ON = '--xla_cpu_use_onednn=true --xla_cpu_experimental_onednn_custom_call=true'
+VARIANTS = {  # name: (XLA_FLAGS or None for the default, cache state)
+    'warm': (None, 'warm'), 'cold': (None, 'cold'), 'nocache': (None, 'off'),
+    'warm_onednn': (ONEDNN_ON, 'warm'), 'cold_onednn': (ONEDNN_ON, 'cold'),
+    'warm_nodnn': (ONEDNN_OFF, 'warm'),
+}
+# The digits grid's fixed settings (configs/sweeps/common.py BASES['digits']).
+GRID_CELL = ['--config.model.features=(16,32)', '--config.model.convs_per_block=1',
+             '--config.model.dense=(128,)', '--config.train.num_epochs=30.0',
+             '--config.train.log_every_steps=11', '--config.model.activation=relu',
+             '--config.model.pooling=max', '--config.model.dropout=0.5']
+
+
+def _ours_command(study: str, out: str) -> list[str]:
+  base = [sys.executable, '-m']
+  if study == 'seeds':
+    return base + ['experiments.seeds', '--config=configs/digits_cnn.py', *GRID_CELL,
+                   f'--seeds={_SEEDS.value}', f'--out={out}']
+  return base + ['experiments.train', '--config=configs/digits_cnn.py',
+                 f'--workdir={out}']
+
+
+def _ours_accuracies(study: str, out: str) -> list[float]:
+  dirs = ([os.path.join(out, f'seed_{s}') for s in range(_SEEDS.value)]
+          if study == 'seeds' else [out])
+  accs = []
+  for d in dirs:
+    with open(os.path.join(d, 'results.json')) as f:
+      accs.append(100 * json.load(f)['eval_accuracy'])
+  return accs
+
+
+def _timed(command: list[str], env: dict) -> float:
+  t0 = time.perf_counter()
+  proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+  wall = time.perf_counter() - t0
+  if proc.returncode:
+    raise RuntimeError(f"{' '.join(command)} failed:\n{proc.stderr[-3000:]}")
+  return wall
+
+
+def _env(xla_flags: str | None, cache_dir: str | None) -> dict:
+  env = dict(os.environ)
+  env.pop('XLA_FLAGS', None)
+  if xla_flags:
+    env['XLA_FLAGS'] = xla_flags
+  env['JAXVISION_COMPILATION_CACHE'] = cache_dir or 'off'
+  return env
+
+
+def _run_round(study: str, tmp: str, spec: str, rows: dict) -> None:
+  for name in _VARIANTS.value:
+    xla_flags, cache = VARIANTS[name]
+    cache_dir = os.path.join(tmp, f'cache_{name}') if cache != 'off' else None
+    if cache == 'cold' and cache_dir:
+      shutil.rmtree(cache_dir, ignore_errors=True)
+    elif cache == 'warm' and not os.path.isdir(cache_dir):  # Warm it first.
+      warm_out = os.path.join(tmp, 'warming')
+      _timed(_ours_command(study, warm_out), _env(xla_flags, cache_dir))
+      shutil.rmtree(warm_out)
+    out = os.path.join(tmp, f'{study}_{name}')
+    shutil.rmtree(out, ignore_errors=True)
+    wall = _timed(_ours_command(study, out), _env(xla_flags, cache_dir))
+    rows.setdefault(name, []).append((wall, _ours_accuracies(study, out)))
+  for threads in map(int, _TORCH_THREADS.value):
+    out = os.path.join(tmp, f'{study}_torch.json')
+    # -I: the script's folder off sys.path (its profile.py is not the stdlib's).
+    wall = _timed([_TORCH_PYTHON.value, '-I', TORCH_SCRIPT, f'--spec={spec}',
+                   f'--out={out}', f'--threads={threads}'], _env(None, None))
+    with open(out) as f:
+      accs = [100 * r['eval_accuracy'] for r in json.load(f)['results']]
+    rows.setdefault(_torch_name(threads), []).append((wall, accs))
+
+
+def _torch_name(threads: int) -> str:
+  return 'pytorch' if not threads else f'pytorch_{threads}_thread'
+
+
+def _machine() -> str:
+  model = ''
+  try:
+    with open('/proc/cpuinfo') as f:
+      model = next((l.split(':', 1)[1].strip() for l in f if l.startswith('model name')), '')
+  except OSError:
+    pass
+  return f'{os.cpu_count()} CPUs, {model}'.strip(', ')
+
+
+def main(argv):
+  del argv
+  from lib import errors  # pylint: disable=g-import-not-at-top
+  unknown = set(_VARIANTS.value) - set(VARIANTS)
+  if unknown:
+    raise errors.UserError(f'--variants: unknown {sorted(unknown)}; use {sorted(VARIANTS)}')
+  if set(_STUDIES.value) - {'seeds', 'train'}:
+    raise errors.UserError('--studies takes seeds and/or train')
+  if not os.path.exists(_TORCH_PYTHON.value):
+    raise errors.UserError(
+        f'--torch_python={_TORCH_PYTHON.value} does not exist; make the PyTorch '
+        'environment: python3 -m venv .venv-torch && .venv-torch/bin/pip install '
+        '-r experiments/bench/requirements.txt')
+  if _ROUNDS.value < 1:
+    raise errors.UserError('--rounds must be >= 1')
+  torch_version = subprocess.run(
+      [_TORCH_PYTHON.value, '-c', 'import torch; print(torch.__version__)'],
+      capture_output=True, text=True, check=True).stdout.strip()
+  import jax  # pylint: disable=g-import-not-at-top
+  tmp = tempfile.mkdtemp(prefix='bench_studies_')
+  results = {}
+  for study in _STUDIES.value:
+    spec = study_spec.write(study_spec.config(study), tmp, study,
+                            list(range(_SEEDS.value)) if study == 'seeds' else [0])
+    rows: dict = {}
+    for r in range(_ROUNDS.value):
+      _run_round(study, tmp, spec, rows)
+      print(f'{study} round {r + 1}: ' + ', '.join(
+          f'{k} {v[-1][0]:.2f} s' for k, v in rows.items()), flush=True)
+    results[study] = rows
+  shutil.rmtree(tmp, ignore_errors=True)
+
+  title = {'seeds': f'{_SEEDS.value}-seed study of a digits grid cell (relu / max / 0.5)',
+           'train': 'one default digits run (configs/digits_cnn.py, 440 steps)'}
+  md = [f'Machine: {_machine()}; {time.strftime("%Y-%m-%d")}; jax {jax.__version__}, '
+        f'PyTorch {torch_version} (own process and environment); medians over '
+        f'{_ROUNDS.value} alternating rounds, process start to results.', '',
+        '| study | side | wall s (median) | all rounds | / fastest PyTorch | test acc % (round 1) |',
+        '|---|---|---|---|---|---|']
+  summary = {}
+  for study, rows in results.items():
+    # Against PyTorch's fastest row: the comparison we must win.
+    torch_median = min(statistics.median(w for w, _ in runs)
+                       for name, runs in rows.items() if name.startswith('pytorch'))
+    for name, runs in rows.items():
+      median = statistics.median(w for w, _ in runs)
+      side = ('PyTorch' + (f', {name.split("_")[1]} thread' if name != 'pytorch' else
+                           ', default threads')
+              if name.startswith('pytorch') else 'ours, ' + name)
+      ratio = f'{median / torch_median:.2f}x'
+      accs = ', '.join(f'{a:.2f}' for a in runs[0][1])
+      md.append(f"| {title[study]} | {side} | {median:.2f} | "
+                f"{' '.join(f'{w:.2f}' for w, _ in runs)} | {ratio} | {accs} |")
+      summary.setdefault(study, {})[name] = {'median_s': median, 'walls': [w for w, _ in runs],
+                                             'accuracies': [a for _, a in runs]}
+  print('\n'.join(md))
+  if _OUT.value:
+    os.makedirs(os.path.dirname(_OUT.value) or '.', exist_ok=True)
+    with open(_OUT.value + '.md', 'w') as f:
+      f.write('\n'.join(md) + '\n')
+    with open(_OUT.value + '.json', 'w') as f:
+      json.dump({'machine': _machine(), 'torch': torch_version,
+                 'jax': jax.__version__, 'studies': summary}, f, indent=2)
+
+
+if __name__ == '__main__':
+  cli.run(main)
