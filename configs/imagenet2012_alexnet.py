@@ -8,6 +8,11 @@ fc layers. Augmentation is torchvision's (augment 'imagenet': random resized
 224x224 crops, flips; resize 256 and centre crop for evaluation) rather than
 the paper's fixed 256x256 crops and PCA colour noise.
 
+Expected: not measured yet. It needs imagenet2012 prepared in a data_dir and a GPU, which the
+development machine lacks (no network beyond package registries); measure
+with: python -m experiments.seeds --config=configs/imagenet2012_alexnet.py --seeds=5 --out=runs/seeds/imagenet2012_alexnet
+and record mean +- std, machine, date and wall time here.
+
 Run:
   python -m experiments.train --config=configs/imagenet2012_alexnet.py --workdir=runs/imagenet2012_alexnet
 Variants (ablations):

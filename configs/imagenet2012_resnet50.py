@@ -6,6 +6,11 @@ for training, resize to 256 and centre crop 224 for evaluation (augment
 'imagenet' on the grain pipeline). Scale learning_rate with the batch size
 (0.1 x batch/256, Goyal et al. 2017) and add warmup_epochs=5 for large batches.
 
+Expected: not measured yet. It needs imagenet2012 prepared in a data_dir and a GPU, which the
+development machine lacks (no network beyond package registries); measure
+with: python -m experiments.seeds --config=configs/imagenet2012_resnet50.py --seeds=5 --out=runs/seeds/imagenet2012_resnet50
+and record mean +- std, machine, date and wall time here.
+
 Run:
   python -m experiments.train --config=configs/imagenet2012_resnet50.py --workdir=runs/imagenet2012_resnet50
 Variants (ablations):

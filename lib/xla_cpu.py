@@ -45,7 +45,12 @@ def wants_onednn(model_names) -> bool:
 
 def prepare_for(compute_dtype: str, model_names=None) -> None:
   """Sets the flags a run with this compute dtype and these models (None:
-  any, oneDNN on as for the bench's step timings) needs; before any jax use."""
+  any, oneDNN on as for the bench's step timings) needs; before any jax use.
+
+  Nothing on a GPU or TPU run (launch.sh's ACCEL): these are XLA:CPU's.
+  """
+  if os.environ.get('ACCEL', 'cpu') not in ('', 'cpu'):
+    return
   flags = os.environ.get('XLA_FLAGS', '').split()
   names = {f.split('=')[0] for f in flags}
   extra = [f for f in ONEDNN if f.split('=')[0] not in names

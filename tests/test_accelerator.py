@@ -75,3 +75,15 @@ def test_a_run_names_its_backend_first(data_dir, tmp_path):
                     env={'ACCEL': 'cpu'})
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert proc.stdout.splitlines()[0] == 'backend cpu: 1 device(s) (cpu) in 1 process(es)'
+
+
+def test_the_cpu_flags_stay_off_an_accelerator_run(monkeypatch):
+  from lib import xla_cpu  # pylint: disable=g-import-not-at-top
+  for accel, expected in (('cuda12', ''), ('cpu', xla_cpu.YNN_FUSION_OFF)):
+    monkeypatch.setenv('ACCEL', accel)
+    monkeypatch.setenv('XLA_FLAGS', '')
+    xla_cpu.prepare_for('bfloat16', ['lenet5'])
+    assert (expected in os.environ['XLA_FLAGS'].split()) if expected else (
+        os.environ['XLA_FLAGS'] == '')
+    if accel == 'cpu':
+      assert '--xla_cpu_use_onednn=true' in os.environ['XLA_FLAGS'].split()
