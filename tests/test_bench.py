@@ -213,3 +213,18 @@ def test_studies_bench_refuses_bad_input_in_one_line(tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert expected in proc.stderr
+
+
+@pytest.mark.slow
+def test_device_check_rehearses_on_cpu(tmp_path):
+  """The GPU check must work the first time it meets a GPU: its sections run
+  here small (--quick) and write the report."""
+  proc = run_module('experiments.bench.device_check', '--quick',
+                    '--sections=gradients,resume', f'--out={tmp_path}', timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  report = json.loads((tmp_path / 'device_check.json').read_text())
+  assert report['backend'].startswith('backend cpu')
+  assert all(c['settings'] for c in report['sections']['gradients']['checks'])
+  resume = report['sections']['resume']
+  assert resume['resumed_from_checkpoint'] and resume['max_abs_param_difference'] == 0.0
+  assert (tmp_path / 'device_check.md').exists()

@@ -33,12 +33,15 @@ def synthetic_batch(batch_size: int, image_shape, num_classes: int,
 
 def build(case: cases.Case, batch_size: int,
           compiler_options: dict | None = None,
-          gradient_rewrites: frozenset[str] | None = None) -> JaxStep:
+          gradient_rewrites: frozenset[str] | None = None,
+          dtype=None) -> JaxStep:
   """Compiles the step; `compiler_options` overrides XLA debug options for
   this compilation only (as XLA_FLAGS would for the whole process);
   `gradient_rewrites` defaults to what the trainer's 'auto' gives."""
   import time  # pylint: disable=g-import-not-at-top
-  model = models.build(case.model_config(), case.num_classes)
+  # dtype: the compute dtype (parameters stay float32), as train.compute_dtype.
+  model = models.build(case.model_config(), case.num_classes,
+                       **({'dtype': dtype} if dtype is not None else {}))
   tx = optim.build(cases.optimizer_config(), total_steps=1, steps_per_epoch=1)
   state = jax.jit(lambda: train_step.init_state(model, tx, case.image_shape,
                                                 seed=0))()

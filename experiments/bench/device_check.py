@@ -1,0 +1,197 @@
+r"""One prepared check of an accelerator machine, written to one JSON and one
+Markdown file. Made for a borrowed GPU (8 minutes, no network); on CPU,
+`--quick` runs every section small, so the script is known to work before
+it first meets a GPU.
+
+  python -m experiments.bench.device_check --out=$OUT            # the GPU check
+  python -m experiments.bench.device_check --quick --out=/tmp/dc   # CPU rehearsal
+
+Sections (--sections to choose):
+  tests      the fast test suite (-m "not slow") on this machine
+  gradients  the whole-model gradient check (tests/whole_model_gradients.py):
+             our rewrites against JAX's autodiff, jit, float64 and float32
+  steps      train-step throughput of the CNN, ResNet-20 (batch 512) and
+             ResNet-50 (224x224, bfloat16, the largest batch up to 256 that
+             fits), CPU gradient rewrites off and on: images/s and the
+             fraction of the chip's dense bf16 peak
+  seeds      5 seeds of the digits CNN vmapped in one program against 5 one
+             after another (experiments.seeds --seeds_per_program=0 / 1)
+  resume     a short digits run, interrupted after a checkpoint and resumed:
+             its final parameters against an unbroken run's
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+from absl import flags
+
+from experiments import cli
+
+_OUT = flags.DEFINE_string('out', None, 'Directory for device_check.{json,md}.')
+_QUICK = flags.DEFINE_bool('quick', False, 'Tiny sizes everywhere (a CPU rehearsal).')
+_SECTIONS = flags.DEFINE_list('sections', ['tests', 'gradients', 'steps', 'seeds', 'resume'],
+                              'Which sections to run.')
+flags.mark_flags_as_required(['out'])
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Dense bf16 peak per chip, from the vendors' data sheets (no sparsity).
+BF16_PEAK_FLOPS = {'H200': 989e12, 'H100': 989e12, 'A100': 312e12, 'L40S': 362e12,
+                   'TPU v5 lite': 197e12, 'TPU v4': 275e12}
+
+
+def _python(*args: str, timeout: float, tail: int = 1500) -> dict:
+  """Runs `python args` from the repo root: exit status, seconds, output tail."""
+  start = time.perf_counter()
+  try:
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+    rc, out = proc.returncode, proc.stdout + proc.stderr
+  except subprocess.TimeoutExpired as e:
+    rc, out = 'timeout', (e.stdout or b'').decode(errors='replace') if isinstance(
+        e.stdout, bytes) else (e.stdout or '')
+  return {'rc': rc, 'seconds': round(time.perf_counter() - start, 1),
+          'tail': out[-tail:]}
+
+
+def tests_section(quick: bool) -> dict:
+  args = ['-m', 'pytest', '-q', '-m', 'not slow', '-x', '-p', 'no:cacheprovider']
+  if quick:
+    args.append('tests/test_accelerator.py')
+  else:
+    args.append('tests')
+  return _python(*args, timeout=240 if not quick else 120)
+
+
+def gradients_section(quick: bool) -> dict:
+  specs = ['cnn', 'lenet5'] if quick else ['cnn', 'lenet5', 'resnet20', 'resnet18@224']
+  result = _python('-m', 'tests.whole_model_gradients', f'--models={",".join(specs)}',
+                   '--rewrites=auto,on', timeout=300, tail=10**7)
+  if result['rc'] == 0:  # Its JSON line, among any warnings.
+    line = next(l for l in reversed(result['tail'].splitlines()) if l.startswith('[{'))
+    result['checks'] = json.loads(line)
+    result['tail'] = ''
+  return result
+
+
+def steps_section(quick: bool) -> dict:
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from experiments.bench import cases, jax_steps, timing  # pylint: disable=g-import-not-at-top
+  from lib import cpu_gradients  # pylint: disable=g-import-not-at-top
+  kind = jax.devices()[0].device_kind
+  peak = next((v for k, v in BF16_PEAK_FLOPS.items() if k in kind), None)
+  plan = ([('cnn', [32], 'float32'), ('resnet20', [16], 'float32')] if quick else
+          [('cnn', [512], 'float32'), ('resnet20', [512], 'float32'),
+           ('resnet50', [256, 128, 64], 'bfloat16')])
+  rows = []
+  for name, batches, dtype in plan:
+    for rewrites in ('off', 'on'):
+      for batch in batches:  # The first batch that fits.
+        try:
+          step = jax_steps.build(cases.CASES[name], batch,
+                                 gradient_rewrites=cpu_gradients.resolve(rewrites),
+                                 dtype=getattr(jnp, dtype))
+          stats = timing.interleaved({'step': step.run}, steps=3 if quick else 30,
+                                     max_seconds=5 if quick else 20)['step']
+        except Exception as e:  # pylint: disable=broad-except
+          if 'RESOURCE_EXHAUSTED' in str(e) and batch != batches[-1]:
+            continue  # Out of memory: try the next smaller batch.
+          rows.append({'model': name, 'batch': batch, 'rewrites': rewrites,
+                       'error': f'{type(e).__name__}: {str(e).splitlines()[0][:300]}'})
+          break
+        seconds = stats['median_s']
+        rows.append({'model': name, 'batch': batch, 'dtype': dtype, 'rewrites': rewrites,
+                     'compile_s': round(step.compile_s, 2),
+                     'images_per_s': round(batch / seconds, 1),
+                     'flop_per_s': step.flops_per_step / seconds,
+                     'fraction_of_bf16_peak': (step.flops_per_step / seconds / peak
+                                               if peak else None)})
+        break
+  return {'device_kind': kind, 'bf16_peak_flops': peak, 'rows': rows}
+
+
+def seeds_section(quick: bool, scratch: str, data_dir: str) -> dict:
+  steps = 20 if quick else 440
+  out = {}
+  for name, per_program in (('vmapped', 0), ('sequential', 1)):
+    out[name] = _python(
+        '-m', 'experiments.seeds', '--config=configs/digits_cnn.py', '--seeds=5',
+        f'--seeds_per_program={per_program}', f'--out={scratch}/seeds_{name}',
+        f'--config.data.data_dir={data_dir}', '--config.train.num_epochs=0',
+        f'--config.train.num_steps={steps}', timeout=300)
+  return out
+
+
+def resume_section(quick: bool, scratch: str, data_dir: str) -> dict:
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import jax  # pylint: disable=g-import-not-at-top
+  from lib import checkpointing  # pylint: disable=g-import-not-at-top
+  steps = 20 if quick else 200
+  common = ['-m', 'experiments.train', '--config=configs/digits_cnn.py',
+            f'--config.data.data_dir={data_dir}', '--config.train.num_epochs=0',
+            f'--config.train.num_steps={steps}',
+            f'--config.train.checkpoint_every_steps={steps // 2}']
+  unbroken = _python(*common, f'--workdir={scratch}/unbroken', timeout=200)
+  first = _python(*common, f'--workdir={scratch}/resumed', timeout=200)
+  # As if killed after the middle checkpoint: the final one and results go.
+  subprocess.run(['rm', '-rf', f'{scratch}/resumed/checkpoints/{steps}',
+                  f'{scratch}/resumed/results.json'], check=True)
+  second = _python(*common, f'--workdir={scratch}/resumed', timeout=200)
+  result = {'unbroken': unbroken, 'first': first, 'resumed': second}
+  if all(r['rc'] == 0 for r in result.values()):
+    a = checkpointing.load_state(f'{scratch}/unbroken/checkpoints')['params']
+    b = checkpointing.load_state(f'{scratch}/resumed/checkpoints')['params']
+    result['max_abs_param_difference'] = float(max(
+        np.max(np.abs(np.asarray(x) - np.asarray(y)))
+        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b))))
+    result['resumed_from_checkpoint'] = f'resumed from the checkpoint at step {steps // 2}' in second['tail']
+  return result
+
+
+def _markdown(report: dict) -> str:
+  lines = [f"# Device check, {report['date']}", '', f"`{report['backend']}`", '']
+  for name, section in report['sections'].items():
+    lines += [f'## {name}', '', '```json', json.dumps(section, indent=1)[:4000], '```', '']
+  return '\n'.join(lines)
+
+
+def main(argv):
+  del argv
+  from lib import accelerator, errors, xla_cpu  # pylint: disable=g-import-not-at-top
+  from lib.data import catalog  # pylint: disable=g-import-not-at-top
+  xla_cpu.prepare_for('float32')
+  os.makedirs(_OUT.value, exist_ok=True)
+  scratch = os.path.join(_OUT.value, 'scratch')
+  data_dir = os.path.join(scratch, 'data')
+  catalog.prepare_embedded('digits', data_dir)
+  report = {'date': time.strftime('%Y-%m-%d %H:%M:%S %Z'), 'backend': accelerator.describe(),
+            'quick': _QUICK.value, 'sections': {}}
+  sections = {
+      'tests': lambda: tests_section(_QUICK.value),
+      'gradients': lambda: gradients_section(_QUICK.value),
+      'steps': lambda: steps_section(_QUICK.value),
+      'seeds': lambda: seeds_section(_QUICK.value, scratch, data_dir),
+      'resume': lambda: resume_section(_QUICK.value, scratch, data_dir),
+  }
+  for name in _SECTIONS.value:
+    if name not in sections:
+      raise errors.UserError(f'unknown section {name!r}; use {", ".join(sections)}')
+  for name in _SECTIONS.value:
+    start = time.perf_counter()
+    try:
+      report['sections'][name] = sections[name]()
+    except Exception as e:  # pylint: disable=broad-except
+      report['sections'][name] = {'error': f'{type(e).__name__}: {e}'[:2000]}
+    report['sections'][name]['section_seconds'] = round(time.perf_counter() - start, 1)
+    with open(os.path.join(_OUT.value, 'device_check.json'), 'w') as f:
+      json.dump(report, f, indent=1, default=str)  # After each: a timeout keeps the rest.
+    print(f'{name}: done in {report["sections"][name]["section_seconds"]} s', flush=True)
+  subprocess.run(['rm', '-rf', scratch], check=False)
+  with open(os.path.join(_OUT.value, 'device_check.md'), 'w') as f:
+    f.write(_markdown(report))
+
+
+if __name__ == '__main__':
+  cli.run(main)
