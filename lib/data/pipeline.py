@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lib import errors
-from lib.data import augment, catalog
+from lib.data import augment, catalog, decoded
 
 PIPELINES = ('device', 'grain')
 
@@ -225,11 +225,17 @@ class Data:
       raise errors.UserError(
           "data.pipeline='device' does not augment; set "
           "--config.data.pipeline=grain or --config.data.augment=none")
+    split = self.config.train_split if which == 'train' else self.config.eval_split
     source = self.train_source if which == 'train' else self.eval_source
-    ds = grain.MapDataset.source(source).map(_Relabel(self.config.positive_class))
-    # Reading in batches of 1024 keeps grain's per-record overhead small.
-    batches = list(ds.batch(1024).to_iter_dataset())
-    return {k: np.concatenate([b[k] for b in batches]) for k in ('image', 'label')}
+
+    def decode():
+      ds = grain.MapDataset.source(source).map(_Relabel(-1))
+      # Reading in batches of 1024 keeps grain's per-record overhead small.
+      batches = list(ds.batch(1024).to_iter_dataset())
+      return {k: np.concatenate([b[k] for b in batches]) for k in ('image', 'label')}
+    arrays = decoded.load_or_decode(self.builder, split, decode)
+    return {'image': arrays['image'],
+            'label': relabel(arrays['label'], self.config.positive_class)}
 
 
 def _pad_batch(rows, size: int, image_shape) -> dict[str, np.ndarray]:
