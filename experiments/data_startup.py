@@ -55,9 +55,10 @@ def build(data_dir: str) -> None:
           supervised_keys=('image', 'label'))
 
     def _split_generators(self, dl_manager):
-      return {'train': self._generate(0, 60_000), 'test': self._generate(60_000, 70_000)}
+      return {'train': self._generate_examples(0, 60_000),
+              'test': self._generate_examples(60_000, 70_000)}
 
-    def _generate(self, start, stop):
+    def _generate_examples(self, start, stop):
       for i in range(start, stop):
         yield i, {'image': png(i), 'label': int(labels[i % 5000])}
 
