@@ -3,7 +3,10 @@ train / 1,000 test, stratified, embedded, no network): the CNN of
 configs/digits_cnn.py at 28x28, one 3x3 conv per block (32, 64 features),
 max pooling, a 256-unit dense layer with dropout 0.5, +-2 pixel shifts.
 
-Expected: EXPECTED_PENDING
+Expected: test accuracy 97.90 +- 0.24% over seeds 0-4 (per seed 97.90, 97.90,
+97.50, 98.10, 98.10; 1,000 test images); the 5 seeds took 674 s wall on a
+loaded 2-core Intel Xeon VM (2026-12-01).
+Measured with: python -m experiments.seeds --config=configs/mnist5k_cnn.py --seeds=5 --out=runs/seeds/mnist5k_cnn
 
 Run:
   python -m experiments.train --config=configs/mnist5k_cnn.py --workdir=runs/mnist5k_cnn

