@@ -80,3 +80,13 @@ def test_a_damaged_cache_file_is_decoded_again(png_dir):
   np.testing.assert_array_equal(_data(png_dir).split_arrays('train')['image'],
                                 expected['image'])
   assert os.path.getsize(cache_file) > 100
+
+
+def test_device_eval_batches_from_the_cache_equal_grains(png_dir):
+  device = list(_data(png_dir).eval_batches())
+  assert any('-test-' in f for f in _cached(png_dir))
+  grain_ = list(_data(png_dir, pipeline='grain').eval_batches())
+  assert len(device) == len(grain_) == 4
+  for d, g in zip(device, grain_):
+    for k in ('image', 'label', 'mask'):
+      np.testing.assert_array_equal(d[k], g[k])

@@ -209,7 +209,12 @@ class Data:
     Every process yields the same number of batches (collectives need it).
     """
     n_proc, index = jax.process_count(), jax.process_index()
-    ds = self._eval_dataset().slice(slice(index, None, n_proc))
+    if self.config.pipeline == 'device':  # Decoded once (lib/data/decoded.py).
+      arrays = self.split_arrays('eval')
+      ds = [{'image': x, 'label': y} for x, y in
+            zip(arrays['image'][index::n_proc], arrays['label'][index::n_proc])]
+    else:
+      ds = self._eval_dataset().slice(slice(index, None, n_proc))
     per_process = math.ceil(self.spec.num_eval / n_proc)
     num_batches = math.ceil(per_process / self.local_batch_size)
     for b in range(num_batches):
