@@ -8,7 +8,8 @@ MNIST digits PNG-encoded as TFDS stores MNIST (an `Image` feature), repeated
 to MNIST's 60,000 train / 10,000 test images. Then times, in fresh
 processes, `experiments.train` of configs/mnist_lenet5.py for one step:
 cold (cache deleted, so every PNG is decoded: the behaviour before the
-cache) and warm (read from the cache), --repeats times each, alternating.
+cache) and warm (read from the cache, train and eval splits), --repeats times
+each, alternating.
 """
 import io
 import json
