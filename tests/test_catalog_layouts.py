@@ -136,6 +136,16 @@ def test_a_misspelled_name(data_dir):
   assert config_fix(error(f'mnsit:{VERSION}', data_dir)) == {'name': f'mnist:{VERSION}'}
 
 
+def test_a_dataset_tfds_knows_is_no_typo_of_one_that_is_there(data_dir):
+  message = error('cifar100', data_dir)  # Close to cifar10, which is there.
+  assert 'tfds build cifar100' in message and 'did you mean' not in message
+  # Only the embedded mnist_5k there (its folder, as the catalog sees it):
+  # asking for TFDS's mnist must not be answered with it.
+  os.rename(os.path.join(data_dir, 'mnist'), os.path.join(data_dir, 'mnist_5k'))
+  message = error('mnist', data_dir)
+  assert 'tfds build mnist' in message and 'did you mean' not in message
+
+
 def test_a_version_that_is_not_there(data_dir):
   message = error('mnist:3.0.1', data_dir)
   assert f'mnist:{VERSION}' in message

@@ -14,6 +14,7 @@ import os
 import shlex
 
 from etils import epath
+import tensorflow_datasets as tfds
 from tensorflow_datasets.core import naming
 from tensorflow_datasets.core.utils import version as version_lib
 
@@ -164,7 +165,8 @@ def not_found(data_dir: str, request: Request) -> errors.UserError:
         f'{describe(below[0])}; use {_flag("data_dir", str(below[0]))}')
   names = sorted({n.split(':')[0] for n in inventory(here)})
   close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-  if close:
+  # A name TFDS knows is no typo: 'mnist' is not 'mnist_5k', 'cifar100' not 'cifar10'.
+  if close and not _registered(first):
     wanted = f'{close[0]}:{request.version}' if request.version else close[0]
     return errors.UserError(
         f'no dataset {name!r} in {data_dir}: {describe(here)}; did you mean '
@@ -172,6 +174,14 @@ def not_found(data_dir: str, request: Request) -> errors.UserError:
   return errors.UserError(
       f'dataset {name!r} is not prepared in {data_dir} ({describe(here)}); '
       f'{_how_to_prepare(first, data_dir)}')
+
+
+def _registered(name: str) -> bool:
+  try:
+    tfds.builder_cls(name)
+  except Exception:  # pylint: disable=broad-except
+    return False  # DatasetNotFoundError, or a builder module that fails to import.
+  return True
 
 
 def _how_to_prepare(first: str, data_dir: str) -> str:
