@@ -10,7 +10,6 @@ or down that holds the dataset), and the exact fix.
 import dataclasses
 import difflib
 import json
-import os
 import shlex
 
 from etils import epath
