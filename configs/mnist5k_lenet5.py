@@ -3,7 +3,7 @@
 network): tanh, mean pooling, no dropout, as configs/mnist_lenet5.py.
 
 Expected: test accuracy 95.76 +- 0.17% over seeds 0-4 (per seed 95.70, 95.90,
-95.90, 95.50, 95.80; 1,000 test images); the 5 seeds took 198 s wall on a
+95.90, 95.50, 95.80; 1,000 test images); the 5 seeds took 202 s wall on a
 loaded 2-core Intel Xeon VM (2026-12-01).
 Measured with: python -m experiments.seeds --config=configs/mnist5k_lenet5.py --seeds=5 --out=runs/seeds/mnist5k_lenet5
 
