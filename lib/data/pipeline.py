@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lib import errors
-from lib.data import augment, catalog
+from lib.data import augment, catalog, decoded
 
 PIPELINES = ('device', 'grain')
 
@@ -217,7 +217,12 @@ class Data:
     Every process yields the same number of batches (collectives need it).
     """
     n_proc, index = jax.process_count(), jax.process_index()
-    ds = self._eval_dataset().slice(slice(index, None, n_proc))
+    if self.config.pipeline == 'device':  # Decoded once (lib/data/decoded.py).
+      arrays = self.split_arrays('eval')
+      ds = [{'image': x, 'label': y} for x, y in
+            zip(arrays['image'][index::n_proc], arrays['label'][index::n_proc])]
+    else:
+      ds = self._eval_dataset().slice(slice(index, None, n_proc))
     per_process = math.ceil(self.spec.num_eval / n_proc)
     num_batches = math.ceil(per_process / self.local_batch_size)
     for b in range(num_batches):
@@ -233,11 +238,17 @@ class Data:
       raise errors.UserError(
           "data.pipeline='device' does not augment; set "
           "--config.data.pipeline=grain or --config.data.augment=none")
+    split = self.config.train_split if which == 'train' else self.config.eval_split
     source = self.train_source if which == 'train' else self.eval_source
-    ds = grain.MapDataset.source(source).map(_Relabel(self.config.positive_class))
-    # Reading in batches of 1024 keeps grain's per-record overhead small.
-    batches = list(ds.batch(1024).to_iter_dataset())
-    return {k: np.concatenate([b[k] for b in batches]) for k in ('image', 'label')}
+
+    def decode():
+      ds = grain.MapDataset.source(source).map(_Relabel(-1))
+      # Reading in batches of 1024 keeps grain's per-record overhead small.
+      batches = list(ds.batch(1024).to_iter_dataset())
+      return {k: np.concatenate([b[k] for b in batches]) for k in ('image', 'label')}
+    arrays = decoded.load_or_decode(self.builder, split, decode)
+    return {'image': arrays['image'],
+            'label': relabel(arrays['label'], self.config.positive_class)}
 
 
 def _pad_batch(rows, size: int, image_shape) -> dict[str, np.ndarray]:

