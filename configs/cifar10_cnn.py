@@ -6,7 +6,7 @@ settings (configs/sweeps/cifar10_*.py). CIFAR-10 fits in memory, so the
 split lives on the device (seed groups then train as one vmapped program),
 augmented on device by random translations of up to 4 pixels.
 
-Expected: not measured yet. It needs cifar10 prepared in a data_dir, which the
+Result: not measured yet. It needs cifar10 prepared in a data_dir, which the
 development machine lacks (no network beyond package registries); measure
 with: python -m experiments.seeds --config=configs/cifar10_cnn.py --seeds=5 --out=runs/seeds/cifar10_cnn
 and record mean +- std, machine, date and wall time here.

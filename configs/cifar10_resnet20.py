@@ -7,7 +7,7 @@ pipeline). At 390 steps per epoch, epochs 82 and 123 are the 32k and 48k
 iterations. Option A (parameter-free) shortcuts, as the paper's CIFAR models;
 --config.model.shortcut=projection gives option B.
 
-Expected: not measured yet. It needs cifar10 prepared in a data_dir, which the
+Result: not measured yet. It needs cifar10 prepared in a data_dir, which the
 development machine lacks (no network beyond package registries); measure
 with: python -m experiments.seeds --config=configs/cifar10_resnet20.py --seeds=5 --out=runs/seeds/cifar10_resnet20
 and record mean +- std, machine, date and wall time here.

@@ -1,7 +1,7 @@
 """CIFAR-10 ResNet-56: configs/cifar10_resnet20.py's recipe (He et al. 2015,
 section 4.2) with n=9 blocks per stage instead of 3.
 
-Expected: not measured yet. It needs cifar10 prepared in a data_dir, which the
+Result: not measured yet. It needs cifar10 prepared in a data_dir, which the
 development machine lacks (no network beyond package registries); measure
 with: python -m experiments.seeds --config=configs/cifar10_resnet56.py --seeds=5 --out=runs/seeds/cifar10_resnet56
 and record mean +- std, machine, date and wall time here.

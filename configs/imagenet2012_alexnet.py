@@ -11,7 +11,7 @@ follows the global batch (0.01 x batch/128, the linear scaling rule of Goyal
 et al. 2017): `--config.train.batch_size=32` trains at 0.0025;
 `--config.optimizer.learning_rate=X` sets it outright.
 
-Expected: not measured yet. It needs imagenet2012 prepared in a data_dir and a GPU, which the
+Result: not measured yet. It needs imagenet2012 prepared in a data_dir and a GPU, which the
 development machine lacks (no network beyond package registries); measure
 with: python -m experiments.seeds --config=configs/imagenet2012_alexnet.py --seeds=5 --out=runs/seeds/imagenet2012_alexnet
 and record mean +- std, machine, date and wall time here.

@@ -8,7 +8,7 @@ for training, resize to 256 and centre crop 224 for evaluation (augment
 0.025; `--config.optimizer.learning_rate=X` sets it outright. Add
 `--config.optimizer.warmup_epochs=5` for batches above 256.
 
-Expected: not measured yet. It needs imagenet2012 prepared in a data_dir and a GPU, which the
+Result: not measured yet. It needs imagenet2012 prepared in a data_dir and a GPU, which the
 development machine lacks (no network beyond package registries); measure
 with: python -m experiments.seeds --config=configs/imagenet2012_resnet50.py --seeds=5 --out=runs/seeds/imagenet2012_resnet50
 and record mean +- std, machine, date and wall time here.

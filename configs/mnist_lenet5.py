@@ -3,7 +3,7 @@
 MNIST's 28x28 digits are zero-padded to 32x32 inside the model, as in the
 paper. MNIST fits in memory, so the whole split lives on the device.
 
-Expected: not measured yet. It needs mnist prepared in a data_dir, which the
+Result: not measured yet. It needs mnist prepared in a data_dir, which the
 development machine lacks (no network beyond package registries); measure
 with: python -m experiments.seeds --config=configs/mnist_lenet5.py --seeds=5 --out=runs/seeds/mnist_lenet5
 and record mean +- std, machine, date and wall time here.
