@@ -13,8 +13,15 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
   c.data = ml_collections.ConfigDict()
   c.data.name = dataset            # A TFDS name ('digits', 'mnist', 'cifar10', ...).
   c.data.data_dir = ''             # '' = $TFDS_DATA_DIR or ~/tensorflow_datasets.
-  c.data.train_split = 'train'
-  c.data.eval_split = 'test'
+  c.data.train_split = 'train'      # Or a TFDS slice, e.g. 'train[:90%]'.
+  c.data.eval_split = 'test'        # The test split: reported, never chosen on.
+  # Validation data, for choosing (the best step, a study's tuned learning
+  # rate; lib/data/holdout.py): a fraction of the training split held out
+  # (stratified), or a split of the dataset's own ('validation', or a slice
+  # like 'train[90%:]'). With either, the trainer evaluates on validation
+  # while training and on the test split once, at the end.
+  c.data.validation_fraction = 0.0
+  c.data.validation_split = ''
   # 'device': the whole split lives on the accelerator and is batched there
   # (fast, for datasets that fit in memory). 'grain': streamed from the
   # array_record files by grain, for any size.

@@ -71,7 +71,7 @@ def main(argv):
               if isinstance(r, Exception)}
   for seed, e in diverged.items():
     print(f'error: seed {seed}: {e}', file=sys.stderr)
-  acc = np.array([r['eval_accuracy'] for r in results
+  acc = np.array([r['test_accuracy'] for r in results
                   if not isinstance(r, Exception)]) * 100
   summary = {'config': _CONFIG.value.to_dict(), 'seeds': _SEEDS.value,
              'accuracies': acc.tolist(),
@@ -81,7 +81,7 @@ def main(argv):
   with open(os.path.join(_OUT.value, 'summary.json'), 'w') as f:
     json.dump(summary, f, indent=2)
   if len(acc):
-    print(f"accuracy over {len(acc)} seeds: {summary['mean']:.2f} "
+    print(f"{configs[0].data.eval_split} accuracy over {len(acc)} seeds: {summary['mean']:.2f} "
           f"± {summary['std']:.2f}% (per seed: "
           f"{', '.join(f'{a:.2f}' for a in acc)})")
   if diverged:

@@ -41,19 +41,26 @@ from lib import config_history, errors, parallel, progress, trainer
 Preempted = trainer.Preempted
 
 
-def _without_seed(config: ml_collections.ConfigDict) -> dict:
+def _program_fields(config: ml_collections.ConfigDict) -> dict:
+  """The config without what the program takes as values: the seed and the
+  learning rate (lib/optim.py keeps it in the optimizer state)."""
   d = config.to_dict()
   d.pop('seed')
+  for field in ('learning_rate', 'base_learning_rate'):  # The latter: scale_lr_with_batch.
+    d['optimizer'].pop(field, None)
   return d
 
 
 def _check_same_but_seed(configs: list[ml_collections.ConfigDict],
                          stacked: bool) -> None:
-  first = _without_seed(configs[0])
-  if any(_without_seed(c) != first for c in configs[1:]):
-    raise errors.UserError('multi_seed: the configs must differ only in seed')
-  if len({c.seed for c in configs}) != len(configs):
-    raise errors.UserError('multi_seed: every config needs its own seed')
+  first = _program_fields(configs[0])
+  if any(_program_fields(c) != first for c in configs[1:]):
+    raise errors.UserError(
+        'multi_seed: the configs must differ only in seed and learning rate')
+  runs = {(c.seed, c.optimizer.learning_rate) for c in configs}
+  if len(runs) != len(configs):
+    raise errors.UserError('multi_seed: every config needs its own seed '
+                           '(or learning rate)')
   if not stacked:
     return
   if configs[0].data.pipeline != 'device':
@@ -75,7 +82,7 @@ _last: list = []  # [(key, Program)]: the program built last in this process.
 def program_for(config: ml_collections.ConfigDict,
                 stacked: bool) -> trainer.Program:
   """The compiled program of config (any seed): the last one if it fits."""
-  key = (json.dumps(_without_seed(config), sort_keys=True, default=str),
+  key = (json.dumps(_program_fields(config), sort_keys=True, default=str),
          stacked, jax.process_count(), jax.device_count())
   if _last and _last[0][0] == key:
     return _last[0][1]
@@ -113,6 +120,8 @@ def train_and_evaluate(configs: list[ml_collections.ConfigDict],
   for lo in range(0, len(configs), size):
     chunk, dirs = configs[lo:lo + size], workdirs[lo:lo + size]
     name = 'seed=' + ','.join(str(c.seed) for c in chunk)
+    if len({c.optimizer.learning_rate for c in configs}) > 1:  # Names apart.
+      name += ',lr=' + ','.join(f'{c.optimizer.learning_rate:g}' for c in chunk)
     results += trainer.train(program, chunk, dirs,
                              os.path.join(group_dir, 'checkpoints', name),
                              evaluate_train_split)

@@ -1,4 +1,11 @@
-"""Optimizer and learning-rate schedule from `config.optimizer`, via optax."""
+"""Optimizer and learning-rate schedule from `config.optimizer`, via optax.
+
+The learning rate is a value in the optimizer state (optax's
+inject_hyperparams), not a constant compiled into the step: one compiled
+program trains any learning rate, so a study's tuned axis (lib/sweeps) and
+its seeds share it (lib/multi_seed.py). The schedule's shape is compiled in.
+"""
+import jax.numpy as jnp
 import ml_collections
 import optax
 
@@ -9,8 +16,10 @@ SCHEDULES = ('constant', 'cosine', 'step')
 
 
 def schedule(c: ml_collections.ConfigDict, total_steps: int,
-             steps_per_epoch: int) -> optax.Schedule:
-  lr, warmup = c.learning_rate, int(c.warmup_epochs * steps_per_epoch)
+             steps_per_epoch: int, lr=None) -> optax.Schedule:
+  """The schedule peaking at `lr` (default: c.learning_rate; may be traced)."""
+  lr = c.learning_rate if lr is None else lr
+  warmup = int(c.warmup_epochs * steps_per_epoch)
   if c.schedule == 'constant':
     main = optax.constant_schedule(lr)
   elif c.schedule == 'cosine':
@@ -26,9 +35,30 @@ def schedule(c: ml_collections.ConfigDict, total_steps: int,
       [optax.linear_schedule(0.0, lr, warmup), main], [warmup])
 
 
+LEARNING_RATE = 'learning_rate'  # Its key in the optimizer state.
+
+
 def build(c: ml_collections.ConfigDict, total_steps: int,
           steps_per_epoch: int) -> optax.GradientTransformation:
-  lr = schedule(c, total_steps, steps_per_epoch)
+  """The optimizer, its learning rate held in its state (see the top)."""
+  if c.name not in OPTIMIZERS:
+    raise errors.unknown_name('optimizer', c.name, OPTIMIZERS)
+  if c.schedule not in SCHEDULES:
+    raise errors.unknown_name('schedule', c.schedule, SCHEDULES)
+  make = lambda learning_rate: _build(
+      c, schedule(c, total_steps, steps_per_epoch, learning_rate))
+  return optax.inject_hyperparams(make)(learning_rate=c.learning_rate)
+
+
+def with_learning_rate(opt_state, learning_rate):
+  """`opt_state` (of `build`'s optimizer) set to train at `learning_rate`."""
+  old = opt_state.hyperparams[LEARNING_RATE]
+  return opt_state._replace(hyperparams={
+      **opt_state.hyperparams,
+      LEARNING_RATE: jnp.asarray(learning_rate, old.dtype).reshape(old.shape)})
+
+
+def _build(c: ml_collections.ConfigDict, lr) -> optax.GradientTransformation:
   if c.name in ('gd', 'sgd'):
     # 'gd' is the lecture's theta <- theta - lr * grad J(theta), nothing more.
     opt = optax.sgd(lr)

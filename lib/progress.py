@@ -53,6 +53,6 @@ class Meter:
             f"loss {metrics['loss']:.4f} | acc {100 * metrics['accuracy']:6.2f}% | "
             f'{rate * self.batch_size:9,.0f} ex/s | ETA {eta}')
 
-  def eval_line(self, step: int, metrics: dict) -> str:
-    return (f"  eval at step {step}: loss {metrics['loss']:.4f} | "
+  def eval_line(self, step: int, metrics: dict, split: str = 'eval') -> str:
+    return (f"  {split} at step {step}: loss {metrics['loss']:.4f} | "
             f"acc {100 * metrics['accuracy']:.2f}%")

@@ -158,8 +158,12 @@ class Program:
 
     # Init runs once: XLA's backend optimizations would cost more compile
     # time (8-20 s for a ResNet on CPU) than they could ever save.
-    init = lambda seed: train_step.init_state(run.model, run.tx,
-                                              data.spec.image_shape, seed)
+    # The learning rate is a value in the state (lib/optim.py): one program
+    # trains every learning rate of a study's tuned axis.
+    def init(seed, learning_rate):
+      state = train_step.init_state(run.model, run.tx, data.spec.image_shape, seed)
+      return state.replace(
+          opt_state=optim.with_learning_rate(state.opt_state, learning_rate))
     self.init = jax.jit(jax.vmap(init) if stacked else init,
                         out_shardings=replicated,
                         compiler_options={'xla_backend_optimization_level': 0})
@@ -185,27 +189,31 @@ class Program:
           jax.vmap(permutation, in_axes=(0, None)) if stacked else permutation,
           out_shardings=replicated)
       self.step = jax.jit(step, donate_argnums=0)
-      eval_batches = [self._place(b) for b in data.eval_batches()]
-      self.eval_batches = lambda: eval_batches
+      placed = {role: [self._place(b) for b in data.eval_batches(role)]
+                for role in {self.selection_role, 'test'}}
+      self.eval_batches = lambda role: placed[role]
     else:
       self.step = jax.jit(step, in_shardings=(replicated, batch_sharding),
                           out_shardings=(replicated, replicated),
                           donate_argnums=0)
-      self.eval_batches = lambda: (self._place(b) for b in data.eval_batches())
+      self.eval_batches = lambda role: (self._place(b)
+                                        for b in data.eval_batches(role))
     self.eval = jax.jit(train_step.make_eval_step(run.model, stacked))
+
+  @property
+  def selection_role(self) -> str:
+    """What is evaluated while training (and chosen on): validation data
+    where the config has some, else (as before validation) the test split."""
+    return 'validation' if self.run.data.has_validation else 'test'
 
   def host_batch(self, batch: dict) -> dict:
     """A batch of the host pipeline, as the step takes it."""
     return self._place(batch)
 
   def train_split_batches(self):
-    """The training split as evaluation batches (inference mode)."""
-    config = self.run.config
-    data_config = config.data.copy_and_resolve_references()
-    with data_config.unlocked():
-      data_config.eval_split = data_config.train_split
-    data = pipeline.Data(data_config, config.train.batch_size, config.seed)
-    return (self._place(b) for b in data.eval_batches())
+    """The training examples (validation ones excluded) as evaluation
+    batches (inference mode)."""
+    return (self._place(b) for b in self.run.data.eval_batches('train'))
 
 
 class _Records:
@@ -249,19 +257,24 @@ class _Records:
     if not self.stacked and self.primary:
       progress.say(self.meter.line(steps[-1], {k: v[0] for k, v in summary.items()}))
 
-  def best_so_far(self, start: int) -> np.ndarray:
-    """Each seed's best logged eval accuracy up to step `start`, or 0."""
-    return np.array([max((m['accuracy'] for m in metrics_writer.read(w.workdir)
-                          if m['split'] == 'eval' and m['step'] <= start),
-                         default=0.0) if w.enabled else 0.0
-                     for w in self.writers])
+  def best_so_far(self, start: int, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each seed's best logged `split` accuracy up to step `start` (0 if
+    none) and its first step (0 if none)."""
+    best, at = [], []
+    for w in self.writers:
+      logged = [(m['accuracy'], -m['step']) for m in metrics_writer.read(w.workdir)
+                if w.enabled and m['split'] == split and m['step'] <= start]
+      accuracy, minus_step = max(logged, default=(0.0, 0))
+      best.append(accuracy)
+      at.append(-minus_step)
+    return np.array(best), np.array(at)
 
   def eval(self, step: int, metrics: dict, split: str = 'eval') -> None:
     for i, w in enumerate(self.writers):
       if i not in self.diverged:
         w.write(split, step, {k: np.atleast_1d(v)[i] for k, v in metrics.items()})
-    if not self.stacked and self.primary and split == 'eval':
-      progress.say(self.meter.eval_line(step, metrics))
+    if not self.stacked and self.primary and split != TRAIN_EVAL_SPLIT:
+      progress.say(self.meter.eval_line(step, metrics, split))
 
   def close(self):
     for w in self.writers:
@@ -269,6 +282,10 @@ class _Records:
 
 
 TRAIN_EVAL_SPLIT = 'train_eval'
+# metrics.jsonl's split names: evaluations while training are 'validation'
+# where the config has validation data, else 'eval' (the test split, as
+# before validation existed); the test split at the end is 'test'.
+VALIDATION_SPLIT, EVAL_SPLIT, TEST_SPLIT = 'validation', 'eval', 'test'
 
 
 def train(program: Program, configs: Sequence[ml_collections.ConfigDict],
@@ -309,7 +326,9 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   seed_arg = jnp.asarray(seeds, jnp.int32) if program.stacked else seeds[0]
 
   # --- init and resume ---------------------------------------------------
-  state = program.init(seed_arg)
+  lrs = [float(c.optimizer.learning_rate) for c in configs]
+  state = program.init(seed_arg, jnp.asarray(lrs, jnp.float32) if program.stacked
+                       else lrs[0])
   ckpt = checkpointing.Checkpointer(checkpoint_dir, config.train.keep_checkpoints)
   # Before anything is restored or moved: a resume goes on with its own
   # config, or records on purpose what changed (lib/config_history.py).
@@ -348,7 +367,10 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
 
   # --- steps: inputs, step, log, evaluate, checkpoint, SIGTERM -------------
   pending, eval_metrics, finished = [], None, False
-  best = records.best_so_far(start)  # A resumed run's earlier evaluations count.
+  selection = program.selection_role
+  during = VALIDATION_SPLIT if selection == 'validation' else EVAL_SPLIT
+  # A resumed run's earlier evaluations count.
+  best, best_step = records.best_so_far(start, during)
   permutation, permutation_epoch = None, None
   t0 = time.time()
   try:
@@ -371,9 +393,11 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
         pending = []
       if step % run.eval_every == 0 or last:
         with records.meter.excluding(lambda: jax.block_until_ready(state)):
-          eval_metrics = evaluate(program.eval, state, program.eval_batches())
-        best = np.maximum(best, eval_metrics['accuracy'])
-        records.eval(step, eval_metrics)
+          eval_metrics = evaluate(program.eval, state, program.eval_batches(selection))
+        better = np.atleast_1d(eval_metrics['accuracy']) > best
+        best = np.where(better, eval_metrics['accuracy'], best)
+        best_step = np.where(better, step, best_step)
+        records.eval(step, eval_metrics, during)
       if saving:
         _storage_guarded(lambda: ckpt.save(step, state, data_iter), ckpt)
       if stopping:
@@ -382,7 +406,11 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
 
     # --- final evaluations ---------------------------------------------------
     if eval_metrics is None:  # Resumed at the final step: evaluate once more.
-      eval_metrics = evaluate(program.eval, state, program.eval_batches())
+      eval_metrics = evaluate(program.eval, state, program.eval_batches(selection))
+    # The test split once, at the end: nothing is chosen on it.
+    test_metrics = (eval_metrics if selection == 'test' else
+                    evaluate(program.eval, state, program.eval_batches('test')))
+    records.eval(run.total_steps, test_metrics, TEST_SPLIT)
     if evaluate_train_split:
       records.eval(run.total_steps,
                    evaluate(program.eval, state, program.train_split_batches()),
@@ -402,6 +430,8 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   seconds = time.time() - t0
   accuracy = np.atleast_1d(eval_metrics['accuracy'])
   loss = np.atleast_1d(eval_metrics['loss'])
+  test_accuracy = np.atleast_1d(test_metrics['accuracy'])
+  test_loss = np.atleast_1d(test_metrics['loss'])
   results = []
   for i, (c, w) in enumerate(zip(configs, workdirs)):
     if i in records.diverged:
@@ -409,12 +439,23 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
       continue
     r = {
         'dataset': c.data.name, 'model': c.model.name, 'seed': seeds[i],
-        'steps': run.total_steps, 'eval_split': c.data.eval_split,
+        'steps': run.total_steps,
+        # What was evaluated while training: choose on these ('chosen_on').
+        'eval_split': (_validation_name(c.data) if selection == 'validation'
+                       else c.data.eval_split),
+        'chosen_on': selection,
         'eval_accuracy': float(accuracy[i]), 'eval_loss': float(loss[i]),
         'best_eval_accuracy': float(max(best[i], accuracy[i])),
+        'best_eval_step': int(best_step[i]) if best[i] >= accuracy[i] else run.total_steps,
+        # The test split, evaluated once at the last step.
+        'test_split': c.data.eval_split,
+        'test_accuracy': float(test_accuracy[i]), 'test_loss': float(test_loss[i]),
+        'learning_rate': float(c.optimizer.learning_rate),
         'train_seconds_this_session': seconds,
         'devices': jax.device_count(), 'processes': jax.process_count(),
     }
+    if selection == 'validation':
+      r['validation_accuracy'], r['validation_loss'] = r['eval_accuracy'], r['eval_loss']
     if program.stacked:
       r['seeds_in_program'] = len(seeds)  # The seconds were shared by these.
     if primary:
@@ -423,12 +464,21 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   if program.stacked:
     progress.say(f"  seed(s) {', '.join(map(str, seeds))}: "
                  f"{config.data.eval_split} accuracy "
-                 f"{', '.join(f'{100 * a:.2f}%' for a in accuracy)} ({seconds:.1f} s)")
+                 f"{', '.join(f'{100 * a:.2f}%' for a in test_accuracy)} ({seconds:.1f} s)")
   elif primary:
-    progress.say(f"{config.data.eval_split} accuracy: {100 * accuracy[0]:.2f}% "
-                 f"(loss {loss[0]:.4f}); run directory: "
-                 f"{os.path.abspath(workdirs[0])}")
+    chosen = (f'validation accuracy {100 * accuracy[0]:.2f}%, '
+              if selection == 'validation' else '')
+    progress.say(f"{chosen}{config.data.eval_split} accuracy: "
+                 f"{100 * test_accuracy[0]:.2f}% (loss {test_loss[0]:.4f}); "
+                 f"run directory: {os.path.abspath(workdirs[0])}")
   return results
+
+
+def _validation_name(data_config) -> str:
+  if data_config.validation_split:
+    return data_config.validation_split
+  return (f'{data_config.train_split} (held out: '
+          f'{data_config.validation_fraction:g})')
 
 
 def _storage_guarded(action, ckpt: checkpointing.Checkpointer) -> None:

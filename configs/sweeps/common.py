@@ -11,7 +11,15 @@ configs/mnist5k_lenet5.py, shortened to 15 epochs (~5 s of compute per run)
 so that the 90-run grid takes minutes; metrics once per epoch (31 steps).
 mnist and cifar10 are shipped as configs only (their data must be prepared,
 see lib/data/catalog.py); they keep their configs' models and schedules.
+
+The `*_tuned` studies tune the learning rate per arm (lib/sweeps/spec.py
+`tune`): each arm is trained at every rate of LEARNING_RATES with every
+seed, chooses its rate on the validation data (10% of the training split,
+held out), and is compared with the others both at the base config's rate
+(the shared setting, one of the five) and at its own choice.
 """
+import dataclasses
+
 from lib import sweeps
 
 ACTIVATIONS = ['sigmoid', 'tanh', 'relu']
@@ -53,6 +61,19 @@ OVERFITTING = {'data.random_shift': 0, 'model.dense': (512,),
                'train.num_epochs': 100.0}
 
 
+# Five log-spaced rates around each base config's (shared) rate, wider
+# upwards: an untuned slow learner (sigmoid) needs a larger step, and a
+# diverging rate simply loses (lib/report/tuning.py).
+LEARNING_RATES = {
+    'adam_2e-3': [1e-3, 2e-3, 5e-3, 1e-2, 2e-2],      # digits (configs/digits_cnn.py)
+    'adam_1e-3': [5e-4, 1e-3, 2e-3, 5e-3, 1e-2],      # mnist_5k, mnist, cifar10
+    'momentum_0.05': [0.01, 0.02, 0.05, 0.1, 0.2],    # UNREGULARIZED_SGD
+}
+TUNED_RATES = {'digits': 'adam_2e-3', 'mnist_5k': 'adam_1e-3', 'mnist': 'adam_1e-3',
+               'cifar10': 'adam_1e-3'}
+VALIDATION = {'data.validation_fraction': 0.1}
+
+
 def ablation(dataset: str, axes: dict, regime: dict | None = None) -> sweeps.Sweep:
   """The product of `axes` (field -> values) x SEEDS seeds on `dataset`,
   with `regime` overriding the dataset's fixed settings."""
@@ -65,3 +86,19 @@ def grid(dataset: str) -> sweeps.Sweep:
   return ablation(dataset, {'model.activation': ACTIVATIONS,
                             'model.pooling': POOLINGS,
                             'model.dropout': DROPOUTS})
+
+
+def tuned(dataset: str, axes: dict, regime: dict | None = None,
+          rates: str | None = None) -> sweeps.Sweep:
+  """`ablation`, with the learning rate tuned per arm on validation data."""
+  sweep = ablation(dataset, axes, {**VALIDATION, **(regime or {})})
+  rates = rates or ('momentum_0.05' if regime is UNREGULARIZED_SGD
+                    else TUNED_RATES[dataset])
+  return dataclasses.replace(
+      sweep, tune=sweeps.axis('optimizer.learning_rate', LEARNING_RATES[rates]))
+
+
+def tuned_grid(dataset: str) -> sweeps.Sweep:
+  return tuned(dataset, {'model.activation': ACTIVATIONS,
+                         'model.pooling': POOLINGS,
+                         'model.dropout': DROPOUTS})

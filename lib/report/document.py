@@ -1,10 +1,11 @@
 """Writes a study's report: STUDY/report.md, report.csv, plots/*.png."""
+import dataclasses
 import json
 import os
 
 from lib import progress
 from lib.data import catalog
-from lib.report import baselines, plots, runs as runs_lib, table
+from lib.report import baselines, plots, runs as runs_lib, table, tuning
 from lib.sweeps import layout
 
 BASELINE_MAX_TRAIN = 20_000  # 'auto': the RBF SVM is quadratic in examples.
@@ -52,6 +53,30 @@ def _want_baselines(mode: str, study: runs_lib.Study) -> bool:
   return builder.info.splits[data['train_split']].num_examples <= BASELINE_MAX_TRAIN
 
 
+PAIRED_NOTE = (
+    'Test accuracy differences in percentage points, a − b, over runs matched '
+    'on every other field and the seed; 95% CI of the mean difference '
+    '(Student t); p: two-sided paired t-test; *p (Holm)*: adjusted for all '
+    'comparisons of the table (of one learning-rate regime), family-wise; '
+    '*detectable*: the smallest true difference these pairs would show at '
+    'alpha 0.05 with 80% power, given the spread of their differences.')
+TUNED_PAIRED_NOTE = (
+    ' *shared*: every arm at the base config\'s value; *tuned*: each arm at '
+    'the value it chose on validation data.')
+
+
+def tuning_note(study: runs_lib.Study) -> str:
+  values = sorted({json.dumps(tuning.tuned_point(r, study.tuned_fields))
+                   for r in study.runs})
+  return (f"Every arm was trained at each of {len(values)} values "
+          f"({'; '.join(values)}) with every seed; the shared value is "
+          f"`{json.dumps(study.shared)}`. *Chosen*: the value with the best mean "
+          'validation accuracy over seeds, among values whose every seed '
+          'finished (ties: lower validation loss); the test split is not read '
+          'to choose. *Margin*: chosen minus runner-up mean validation '
+          'accuracy. Also in `tuning.json`.')
+
+
 def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') -> dict:
   """Writes the report files; returns their paths and the config rows."""
   study = runs_lib.load(study_dir)
@@ -62,12 +87,28 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
     progress.say('fitting the scikit-learn baselines on the same splits ...')
     rows += baselines.evaluate(cfg['data'], cfg['train']['batch_size'])
   marginals = table.marginal_rows(study, target)
-  paired = table.paired_rows(study, 'test_acc', target)
-  figures = plots.draw_all(study, os.path.join(study_dir, 'plots'))
+  tuned = study.tuned_fields
+  if tuned:  # Pooled over tuned values, the ordinary comparison means little.
+    choices = tuning.choose(study, tuned)
+    arm_rows = tuning.arm_rows(study, tuned, study.shared, choices)
+    paired = tuning.paired_rows(study, study.arm_fields, tuned, study.shared, choices)
+    layout.write_json(os.path.join(study_dir, 'tuning.json'),
+                      tuning.choices_json(choices, study.shared))
+  else:
+    paired = table.paired_rows(study, 'test_acc', target)
+  if tuned:  # The factor plots show each arm at its chosen value.
+    at_choice = dataclasses.replace(
+        study, fields=study.arm_fields, tuned_fields=[],
+        runs=tuning.selected_runs(study, tuned, study.shared, choices)[tuning.TUNED])
+    figures = plots.draw_all(at_choice, os.path.join(study_dir, 'plots'), study)
+  else:
+    figures = plots.draw_all(study, os.path.join(study_dir, 'plots'))
 
   counts = {s: sum(r.status == s for r in study.runs)
             for s in ('finished', 'failed', 'missing')}
-  eval_split = study.finished[0].results['eval_split'] if study.finished else 'test'
+  first = study.finished[0].results if study.finished else {}
+  test_split = first.get('test_split', first.get('eval_split', 'test'))
+  chosen_on = first.get('chosen_on', 'test')
   md = [f'# Study report: {os.path.basename(os.path.abspath(study_dir))}', '',
         f"Sweep `{plan['sweep']}` over base config `{plan['config']}`; fixed: "
         f"`{json.dumps(plan['fixed'])}`.", '',
@@ -79,9 +120,12 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
   if problems:
     md += ['', '## Missing or failed runs (left out of the statistics)', ''] + problems
   md += ['', '## Results per config', '', table.config_markdown(rows, target), '',
-         f'Accuracies are on the `{eval_split}` split at the last step, in %; '
+         f'Accuracies are on the `{test_split}` split at the last step, in %; '
          '± is the sample standard deviation over seeds, 95% CI the Student-t '
-         'interval of the mean. *best*: the best of the periodic evaluations. '
+         'interval of the mean. *best*: the best of the periodic evaluations, '
+         + ('on validation data. ' if chosen_on == 'validation' else
+            '**on the test split itself** (the runs had no validation data), '
+            'so it is selection on the test set and optimistic. ') +
          '*gap*: last logged training accuracy (dropout and augmentation on, '
          'averaged over the logging interval) minus test accuracy, in '
          'percentage points; *inference mode*: the same with the training '
@@ -95,9 +139,13 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
   if marginals:
     md += ['', '## Each swept field, averaged over the others', '',
            table.marginal_markdown(marginals, target)]
+  if tuned:
+    md += ['', f"## Tuned per arm: {', '.join(tuned)}", '',
+           tuning_note(study), '', table.tuning_markdown(arm_rows, tuned)]
   if paired:
     md += ['', '## Paired comparisons (matched on the other fields and the seed)',
-           '', table.paired_markdown(paired)]
+           '', table.paired_markdown(paired, regime_column=bool(tuned)), '',
+           PAIRED_NOTE + (TUNED_PAIRED_NOTE if tuned else '')]
   if figures:
     md += ['', '## Plots', ''] + [
         f'![{os.path.basename(p)}](plots/{os.path.basename(p)})' for p in figures]

@@ -8,7 +8,7 @@ from lib.report.runs import Run
 @dataclasses.dataclass(frozen=True)
 class Measures:
   test_acc: float
-  best_acc: float
+  best_acc: float                # Best periodic evaluation (of the 'chosen_on' split).
   last_train_acc: float | None   # Last logged training accuracy (dropout on).
   gap: float | None              # last_train_acc - test_acc.
   # Training split in inference mode (no dropout or augmentation) - test_acc.
@@ -17,16 +17,23 @@ class Measures:
   wall_s: float                  # This run's share of its program's time.
 
 
+def test_accuracy(results: dict) -> float:
+  """The test split at the last step (runs from before validation data
+  existed evaluated it as 'eval_accuracy')."""
+  return results.get('test_accuracy', results['eval_accuracy'])
+
+
 def measure(run: Run, target: float) -> Measures:
   r = run.results
+  test = test_accuracy(r)
   train = run.curve('train')
   last_train = train[max(train)] if train else None
   train_eval = run.curve('train_eval')
   return Measures(
-      test_acc=r['eval_accuracy'], best_acc=r['best_eval_accuracy'],
+      test_acc=test, best_acc=r['best_eval_accuracy'],
       last_train_acc=last_train,
-      gap=None if last_train is None else last_train - r['eval_accuracy'],
-      eval_gap=(train_eval[max(train_eval)] - r['eval_accuracy']
+      gap=None if last_train is None else last_train - test,
+      eval_gap=(train_eval[max(train_eval)] - test
                 if train_eval else None),
       steps_to_target=stats.steps_to_target(train, target),
       # Seeds trained in one program share its time.

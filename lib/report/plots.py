@@ -12,7 +12,7 @@ matplotlib.use('Agg')  # Files only; no display on servers and in CI.
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 
-from lib.report import stats  # pylint: disable=wrong-import-position
+from lib.report import measures, stats  # pylint: disable=wrong-import-position
 from lib.report.measures import measure  # pylint: disable=wrong-import-position
 from lib.report.runs import Study  # pylint: disable=wrong-import-position
 
@@ -50,7 +50,11 @@ def learning_curves(study: Study, path: str) -> str | None:
     return None
   fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
   for ax, split, title in ((axes[0], 'train', 'training accuracy (dropout on)'),
-                           (axes[1], 'eval', 'test accuracy')):
+                           (axes[1], None, None)):
+    if split is None:  # What was evaluated while training.
+      chosen = study.finished[0].results.get('chosen_on', 'test')
+      split = 'validation' if chosen == 'validation' else 'eval'
+      title = f'{chosen} accuracy'
     for value, runs in _by_value(study.finished, act).items():
       curves = [r.curve(split) for r in runs]
       steps = sorted(set.intersection(*(set(c) for c in curves)))
@@ -109,7 +113,7 @@ def pooling_bars(study: Study, path: str) -> str | None:
   width = 0.8 / len(kinds)
   lows = []
   for i, kind in enumerate(kinds):
-    summaries = [stats.summarize([100 * r.results['eval_accuracy'] for r in runs
+    summaries = [stats.summarize([100 * measures.test_accuracy(r.results) for r in runs
                                   if r.overrides[pool] == kind])
                  for runs in by_act.values()]
     mean = np.array([s.mean for s in summaries])
@@ -136,8 +140,42 @@ def _save(fig, path: str) -> str:
   return path
 
 
-def draw_all(study: Study, plot_dir: str) -> list[str]:
-  made = [learning_curves(study, os.path.join(plot_dir, 'learning_curves_activation.png')),
+def tuning_curves(study: Study, path: str) -> str | None:
+  """Mean validation accuracy against the tuned value, one line per arm
+  (a single numeric tuned field only); the chosen value is marked."""
+  if len(study.tuned_fields) != 1 or not study.finished:
+    return None
+  field = study.tuned_fields[0]
+  fig, ax = plt.subplots(figsize=(8, 4.5))
+  arms: dict[str, list] = {}
+  for r in study.finished:
+    if r.results.get('chosen_on') == 'validation':
+      arms.setdefault(r.arm, []).append(r)
+  for arm, runs in arms.items():
+    by_value = _by_value(runs, field)
+    xs = sorted(by_value)
+    mean = [np.mean([100 * r.results['validation_accuracy'] for r in by_value[x]])
+            for x in xs]
+    line, = ax.plot(xs, mean, marker='o', ms=3, lw=1, label=arm)
+    best = int(np.argmax(mean))
+    ax.plot(xs[best], mean[best], '*', ms=10, color=line.get_color())
+  ax.set_xscale('log')
+  shared = study.shared.get(field)
+  if shared:
+    ax.axvline(shared, color='gray', ls='--', lw=1, label='shared')
+  ax.set(xlabel=field, ylabel='validation accuracy (%), mean over seeds',
+         title='Each arm over the tuned values (star: best)')
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=6, ncol=2, loc='lower left')
+  return _save(fig, path)
+
+
+def draw_all(study: Study, plot_dir: str, tuning_study: Study | None = None) -> list[str]:
+  """The plots of `study`; `tuning_study` (all runs of a tuned study, while
+  `study` holds those at each arm's chosen value) adds the tuning curves."""
+  made = [tuning_curves(tuning_study, os.path.join(plot_dir, 'tuning_curves.png'))
+          if tuning_study else None,
+          learning_curves(study, os.path.join(plot_dir, 'learning_curves_activation.png')),
           dropout_curve(study, os.path.join(plot_dir, 'accuracy_vs_dropout.png')),
           pooling_bars(study, os.path.join(plot_dir, 'pooling_max_vs_mean.png'))]
   return [p for p in made if p]

@@ -19,6 +19,7 @@ class Run:
   metrics: list[dict] = dataclasses.field(default_factory=list)
   config: dict | None = None
   commits: list[str] = dataclasses.field(default_factory=list)  # Code it ran on.
+  arm: str = ''            # Its group without the tuned fields (= group if none).
 
   def curve(self, split: str, key: str = 'accuracy') -> dict[int, float]:
     return {m['step']: m[key] for m in self.metrics
@@ -30,6 +31,12 @@ class Study:
   directory: str
   fields: list[str]        # Swept fields, seed excluded, in declaration order.
   runs: list[Run]
+  tuned_fields: list[str] = dataclasses.field(default_factory=list)
+  shared: dict = dataclasses.field(default_factory=dict)  # Tuned fields' base values.
+
+  @property
+  def arm_fields(self) -> list[str]:
+    return [f for f in self.fields if f not in self.tuned_fields]
 
   @property
   def finished(self) -> list[Run]:
@@ -51,7 +58,7 @@ def load(study_dir: str) -> Study:
   for entry in plan['runs']:
     path = layout.run_dir(study_dir, entry['name'])
     run = Run(entry['name'], entry['group'], entry['seed'], entry['overrides'],
-              'missing')
+              'missing', arm=entry.get('arm') or entry['group'])
     results_path = os.path.join(path, trainer.RESULTS_FILE)
     if os.path.exists(results_path):
       run.status, run.results = 'finished', _read_json(results_path)
@@ -63,4 +70,5 @@ def load(study_dir: str) -> Study:
       run.status, run.error = 'failed', error
     runs.append(run)
   fields = [f for f in plan['fields'] if f != 'seed']
-  return Study(study_dir, fields, runs)
+  return Study(study_dir, fields, runs, plan.get('tuned_fields', []),
+               plan.get('shared', {}))

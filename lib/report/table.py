@@ -93,7 +93,10 @@ def paired_rows(study: Study, metric: str = 'test_acc', target: float = 0.95) ->
                                         [100 * by_value[b][m] for m in matched])
       rows.append({'field': keys[f], 'a': json.loads(a), 'b': json.loads(b),
                    'pairs': len(matched), 'diff_mean': diff.mean,
-                   'diff_ci_low': diff.ci_low, 'diff_ci_high': diff.ci_high, 'p': p})
+                   'diff_ci_low': diff.ci_low, 'diff_ci_high': diff.ci_high, 'p': p,
+                   'detectable': stats.detectable_difference(diff.std, diff.n)})
+  for row, p in zip(rows, stats.holm([r['p'] for r in rows])):
+    row['p_holm'] = p
   return rows
 
 
@@ -170,11 +173,34 @@ def marginal_markdown(rows: list[dict], target: float) -> str:
   return _table(header, lines)
 
 
-def paired_markdown(rows: list[dict]) -> str:
-  header = ['field', 'a − b', 'matched pairs', 'mean diff (pp)', '95% CI', 'p (paired t)']
-  lines = [[r['field'], f"{naming.format_value(r['a'])} − {naming.format_value(r['b'])}",
-            str(r['pairs']), _num(r['diff_mean']),
-            '–' if math.isnan(r['diff_ci_low']) else
-            f"[{_num(r['diff_ci_low'])}, {_num(r['diff_ci_high'])}]",
-            '–' if math.isnan(r['p']) else f"{r['p']:.2g}"] for r in rows]
+def _p(p: float) -> str:
+  return '–' if math.isnan(p) else f'{p:.2g}'
+
+
+def paired_markdown(rows: list[dict], regime_column: bool = False) -> str:
+  header = (['learning rate'] if regime_column else []) + [
+      'field', 'a − b', 'matched pairs', 'mean diff (pp)', '95% CI',
+      'p (paired t)', 'p (Holm)', 'detectable (pp)']
+  lines = [([r['regime']] if regime_column else []) + [
+      r['field'], f"{naming.format_value(r['a'])} − {naming.format_value(r['b'])}",
+      str(r['pairs']), _num(r['diff_mean']),
+      '–' if math.isnan(r['diff_ci_low']) else
+      f"[{_num(r['diff_ci_low'])}, {_num(r['diff_ci_high'])}]",
+      _p(r['p']), _p(r['p_holm']), _num(r['detectable'])] for r in rows]
+  return _table(header, lines)
+
+
+def tuning_markdown(rows: list[dict], tuned_fields: list[str]) -> str:
+  keys = naming.short_keys(tuned_fields)
+  show = lambda v: ('–' if v is None else
+                    ', '.join(f'{keys[f]}={naming.format_value(x)}' for f, x in v.items()))
+  header = ['arm', 'chosen (on validation)', 'its validation acc %',
+            'runner-up', 'margin (pp)', 'test acc %, shared', '95% CI',
+            'test acc %, chosen', '95% CI']
+  lines = [[r['arm'], (show(r['chosen']) + (' (edge of the grid)' if r['at_edge'] else ''))
+            if r['chosen'] is not None else f"not chosen: {r['why_not']}",
+            _num(r['chosen_validation']),
+            show(r['runner_up']), _num(r['margin']),
+            _pm(r, 'shared'), _ci(r, 'shared'), _pm(r, 'tuned'), _ci(r, 'tuned')]
+           for r in rows]
   return _table(header, lines)

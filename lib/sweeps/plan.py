@@ -25,6 +25,7 @@ class RunSpec:
   seed: int
   overrides: dict[str, Any]        # The swept fields' values (seed excluded).
   config: ml_collections.ConfigDict
+  arm: str = ''                    # The group without tuned fields ('' = group).
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Task:
 
   @property
   def name(self) -> str:
+    if len({r.group for r in self.runs}) > 1:  # A tuned arm: values x seeds.
+      return f'{self.group} ({len(self.runs)} runs: tuned values x seeds)'
     if self.vmapped:
       return f"{self.group}/seed={','.join(str(r.seed) for r in self.runs)}"
     return self.runs[0].name
@@ -114,19 +117,63 @@ def _wrong_type(field: str, value: Any, old: Any) -> errors.UserError:
       f'{type(value).__name__}, expected {type(old).__name__} (like {old!r})')
 
 
+def _tuned_points(sweep: Sweep, base: ml_collections.ConfigDict) -> list[dict]:
+  """The tuned axis' points ([{}] if none), checked: tuning needs validation
+  data to choose on, and the base value, for the comparison at one shared
+  setting."""
+  if sweep.tune is None:
+    return [{}]
+  if SEED_FIELD in sweep.tune.fields:
+    raise errors.UserError('sweep: the seed cannot be tuned; use sweeps.seeds(n) in axes')
+  if not (base.data.validation_fraction or base.data.validation_split):
+    raise errors.UserError(
+        f"sweep: tuning {', '.join(sweep.tune.fields)} chooses on validation "
+        f"data, and {sweep.config} has none; set data.validation_fraction "
+        "(e.g. fixed={'data.validation_fraction': 0.1}) or data.validation_split")
+  for point in sweep.tune.points:  # Types and names, as for any axis.
+    for field, value in point.items():
+      set_field(copy.deepcopy(base), field, value, sweep.config)
+  shared = {f: _get(base, f) for f in sweep.tune.fields}
+  if shared not in [dict(p) for p in sweep.tune.points]:
+    raise errors.UserError(
+        f'sweep: the tuned values must include the base config\'s {shared} '
+        '(the arms are also compared at that shared setting); add it')
+  return list(sweep.tune.points)
+
+
+def _get(config: ml_collections.ConfigDict, field: str):
+  for part in field.split('.'):
+    config = config[part]
+  return config
+
+
+def shared_point(sweep: Sweep, sweep_path: str) -> dict:
+  """The base config's values of the tuned fields."""
+  base = load_config(sweep.config, sweep_path)
+  for field, value in sweep.fixed.items():
+    set_field(base, field, value, sweep.config)
+  return {f: _get(base, f) for f in sweep.tune.fields} if sweep.tune else {}
+
+
 def expand(sweep: Sweep, sweep_path: str) -> list[RunSpec]:
   """All runs of the study, each with its resolved and locked config."""
   base = load_config(sweep.config, sweep_path)
-  swept = set(sweep.axes.fields)
+  tuned_fields = sweep.tune.fields if sweep.tune else ()
+  swept = set(sweep.axes.fields) | set(tuned_fields)
   both = sorted(swept & set(sweep.fixed))
   if both:
     raise errors.UserError(f'sweep field {both[0]!r} is both swept and fixed')
+  if clash := sorted(set(sweep.axes.fields) & set(tuned_fields)):
+    raise errors.UserError(f'sweep field {clash[0]!r} is both swept and tuned')
   for field, value in sweep.fixed.items():
     set_field(base, field, value, sweep.config)
+  tuned_points = _tuned_points(sweep, base)
   base.lock()
-  keys = naming.short_keys([f for f in sweep.axes.fields if f != SEED_FIELD])
+  arm_fields = [f for f in sweep.axes.fields if f != SEED_FIELD]
+  keys = naming.short_keys(arm_fields + list(tuned_fields))
   runs, seen = [], {}
-  for point in sweep.axes.points:
+  points = [{**point, **t} for point in sweep.axes.points for t in tuned_points]
+  for point in points:
     # Resolved after the point's values are set, so that fields computed from
     # others (the ImageNet configs' learning rate from the batch size,
     # configs/common.py scale_lr_with_batch) follow a swept value.
@@ -137,13 +184,15 @@ def expand(sweep: Sweep, sweep_path: str) -> list[RunSpec]:
     config.lock()
     overrides = {f: v for f, v in point.items() if f != SEED_FIELD}
     group = naming.group_name(overrides, keys)
+    arm = naming.group_name({f: v for f, v in overrides.items()
+                             if f not in tuned_fields}, keys)
     name = naming.run_name(group, config.seed)
     if name in seen:
       raise errors.UserError(
           f'sweep points {seen[name]} and {point} both give the run name '
           f'{name!r}; make the values distinct')
     seen[name] = point
-    runs.append(RunSpec(name, group, config.seed, overrides, config))
+    runs.append(RunSpec(name, group, config.seed, overrides, config, arm))
   return runs
 
 
@@ -152,11 +201,17 @@ def vmappable(config: ml_collections.ConfigDict) -> bool:
   return config.data.pipeline == 'device'
 
 
-def make_tasks(runs: list[RunSpec], vmap_seeds: bool = True) -> list[Task]:
-  """One task per group of seeds (vmapped) where possible, else per run."""
+def make_tasks(runs: list[RunSpec], vmap_seeds: bool = True,
+               tuned: bool = False) -> list[Task]:
+  """One task per group of seeds (vmapped) where possible, else per run; in
+  a tuned study, one task per arm (all its values and seeds: one program
+  where only the learning rate differs, lib/multi_seed.py)."""
   groups: dict[str, list[RunSpec]] = {}
   for r in runs:
-    groups.setdefault(r.group, []).append(r)
+    groups.setdefault(r.arm if tuned else r.group, []).append(r)
+  if tuned:
+    return [Task(i, arm, tuple(members), vmap_seeds and vmappable(members[0].config))
+            for i, (arm, members) in enumerate(groups.items())]
   tasks = []
   for group, members in groups.items():
     if vmap_seeds and len(members) > 1 and vmappable(members[0].config):

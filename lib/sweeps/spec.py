@@ -10,6 +10,13 @@ A sweep file is Python with `get_sweep()` returning a `Sweep`:
           axes=sweeps.product({'model.activation': ['sigmoid', 'tanh', 'relu']},
                               sweeps.seeds(5)),
           fixed={'train.log_every_steps': 11})
+
+`tune` makes a field (or several, as Axes) a tuned axis: every arm (point
+of `axes` without the seed) is trained at each of its values, and the report
+(lib/report/tuning.py) chooses each arm's value on validation data and
+compares the arms at their chosen values and at the base config's value:
+
+      tune=sweeps.axis('optimizer.learning_rate', [3e-4, 1e-3, 2e-3, 5e-3, 1e-2])
 """
 import dataclasses
 import importlib.util
@@ -19,6 +26,7 @@ from typing import Any
 import ml_collections
 
 from lib import errors
+from lib.sweeps import axes as axes_lib
 from lib.sweeps.axes import Axes
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,6 +40,12 @@ class Sweep:
   # Runs that differ only in seed train as one vmapped program when the data
   # pipeline allows it (see lib/multi_seed.py); False: one run per task.
   vmap_seeds: bool = True
+  # Tuned per arm on validation data (see the top); None: nothing tuned.
+  tune: Axes | None = None
+
+  def __post_init__(self):
+    if self.tune is not None and not isinstance(self.tune, Axes):
+      object.__setattr__(self, 'tune', axes_lib.product(self.tune))  # {field: values}
 
 
 def _import_file(path: str, what: str):

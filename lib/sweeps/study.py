@@ -18,15 +18,22 @@ class Study:
   sweep: spec.Sweep
   runs: list[plan.RunSpec]
   tasks: list[plan.Task]
+  shared: dict = dataclasses.field(default_factory=dict)  # Tuned fields' base values.
+
+  @property
+  def tuned_fields(self) -> tuple[str, ...]:
+    return self.sweep.tune.fields if self.sweep.tune else ()
 
   def plan_dict(self) -> dict:
     return {
         'sweep': self.sweep_path,
         'config': self.sweep.config,
-        'fields': list(self.sweep.axes.fields),
+        'fields': list(self.sweep.axes.fields) + list(self.tuned_fields),
         'fixed': self.sweep.fixed,
+        'tuned_fields': list(self.tuned_fields),
+        'shared': self.shared,
         'runs': [{'name': r.name, 'group': r.group, 'seed': r.seed,
-                  'overrides': r.overrides} for r in self.runs],
+                  'overrides': r.overrides, 'arm': r.arm} for r in self.runs],
         'tasks': [[r.name for r in t.runs] for t in self.tasks],
     }
 
@@ -36,8 +43,10 @@ def load(sweep_path: str, vmap_seeds: bool = True) -> Study:
   sweep_path = os.path.abspath(sweep_path)
   sweep = spec.load(sweep_path)
   runs = plan.expand(sweep, sweep_path)
-  tasks = plan.make_tasks(runs, vmap_seeds and sweep.vmap_seeds)
-  return Study(sweep_path, sweep, runs, tasks)
+  tasks = plan.make_tasks(runs, vmap_seeds and sweep.vmap_seeds,
+                          tuned=sweep.tune is not None)
+  return Study(sweep_path, sweep, runs, tasks,
+               _jsonable(plan.shared_point(sweep, sweep_path)))
 
 
 def _jsonable(obj):

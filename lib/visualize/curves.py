@@ -19,10 +19,13 @@ def split_series(records: list[dict], split: str, key: str):
 def draw(records: list[dict], title: str, steps_per_epoch: int = 0) -> np.ndarray:
   fig = canvas.new_figure(*SIZE)
   loss_ax, acc_ax = fig.subplots(1, 2)
+  # Evaluations while training: 'validation' where the run held some out,
+  # else 'eval' (the test split).
+  during = 'validation' if any(r['split'] == 'validation' for r in records) else 'eval'
   styles = {'train': dict(color='#1f77b4', lw=1.2, alpha=0.9),
-            'eval': dict(color='#d62728', lw=1.6, marker='o', ms=3)}
+            during: dict(color='#d62728', lw=1.6, marker='o', ms=3)}
   labels = {'train': 'train (mean since last log, train mode)',
-            'eval': 'eval'}
+            during: during}
   for split, style in styles.items():
     steps, loss = split_series(records, split, 'loss')
     if len(steps):
@@ -30,11 +33,15 @@ def draw(records: list[dict], title: str, steps_per_epoch: int = 0) -> np.ndarra
     steps, acc = split_series(records, split, 'accuracy')
     if len(steps):
       acc_ax.plot(steps, 100 * acc, label=labels[split], **style)
-  steps, acc = split_series(records, 'eval', 'accuracy')
+  steps, acc = split_series(records, during, 'accuracy')
   if len(steps):
     best = int(np.argmax(acc))
     acc_ax.plot(steps[best], 100 * acc[best], '*', color='black', ms=12,
-                label=f'best eval {100 * acc[best]:.2f}% (step {steps[best]})')
+                label=f'best {during} {100 * acc[best]:.2f}% (step {steps[best]})')
+  steps, acc = split_series(records, 'test', 'accuracy')
+  if len(steps) and during == 'validation':
+    acc_ax.plot(steps[-1:], 100 * acc[-1:], 's', color='#2ca02c', ms=7,
+                label=f'test, once at the end {100 * acc[-1]:.2f}%')
   loss_ax.set_yscale('log')
   loss_ax.set_title('loss (log scale)')
   loss_ax.set_ylabel('cross-entropy')

@@ -1,0 +1,101 @@
+"""Validation data: a split of the dataset's own, or a fixed part of the
+training split held out for choosing things (best step, learning rate).
+
+`data.validation_split` names a split (the dataset's 'validation', or a TFDS
+slice such as 'train[90%:]', with `data.train_split='train[:90%]'`);
+`data.validation_fraction` instead holds out that fraction of the training
+split: stratified by class where the labels are at hand (the device
+pipeline, which decodes the split anyway), uniformly at random for streamed
+datasets, where reading every label would mean reading every image. The
+held-out examples never depend on the run's seed, so every seed and every
+arm of a study chooses on the same examples.
+"""
+import math
+import re
+
+import numpy as np
+from sklearn import model_selection
+
+from lib import errors
+
+HOLDOUT_SEED = 0  # Fixed forever: changing it changes what 'validation' means.
+NAME = 'validation'  # The split's name in metrics and results.
+
+
+def fraction(data_config) -> float:
+  """data.validation_fraction (0 for configs saved before it existed)."""
+  return data_config.get('validation_fraction', 0.0)
+
+
+def split(data_config) -> str:
+  return data_config.get('validation_split', '')
+
+
+def check(data_config) -> None:
+  fraction_, split_ = fraction(data_config), split(data_config)
+  if not 0 <= fraction_ < 1:
+    raise errors.UserError(
+        f'data.validation_fraction={fraction_} must be in [0, 1) (the part of '
+        'the training split held out; 0: none)')
+  if fraction_ and split_:
+    raise errors.UserError(
+        f"data.validation_fraction={fraction_} and data.validation_split="
+        f"{split_!r} both choose validation data; set one of them")
+
+
+def enabled(data_config) -> bool:
+  return bool(fraction(data_config) or split(data_config))
+
+
+def held_out_count(n: int, fraction: float) -> int:
+  """How many of n examples are held out (scikit-learn rounds up too)."""
+  return math.ceil(fraction * n)
+
+
+def indices(n: int, fraction: float, labels: np.ndarray | None
+            ) -> tuple[np.ndarray, np.ndarray]:
+  """(training, validation) indices into a split of n examples, sorted.
+
+  Stratified when `labels` are given (each class keeps its share; needs at
+  least one example of each class on both sides), else a uniform draw."""
+  n_val = held_out_count(n, fraction)
+  if n_val < 1 or n_val >= n:
+    raise errors.UserError(
+        f'data.validation_fraction={fraction} holds out {n_val} of {n} '
+        'training examples; choose a fraction that leaves some on both sides')
+  everything = np.arange(n)
+  try:
+    train, val = model_selection.train_test_split(
+        everything, test_size=n_val, random_state=HOLDOUT_SEED,
+        stratify=labels)
+  except ValueError as e:  # Too few examples of a class to stratify.
+    raise errors.UserError(
+        f'data.validation_fraction={fraction}: {e}; use a larger fraction') from None
+  return np.sort(train), np.sort(val)
+
+
+def base_splits(split: str) -> list[str]:
+  """The dataset splits a TFDS split string reads: 'train[:90%]+test' ->
+  ['train', 'test']."""
+  return [re.split(r'[\[(]', part, maxsplit=1)[0].strip()
+          for part in split.split('+')]
+
+
+class Subset:
+  """Some records of a TFDS data source, by index, read like the source
+  (grain reads `__getitems__`-style batches through lib/data/pipeline.py)."""
+
+  def __init__(self, source, index: np.ndarray):
+    self._source, self._index = source, np.asarray(index)
+
+  def __len__(self) -> int:
+    return len(self._index)
+
+  def __getitem__(self, i):
+    return self._source[int(self._index[i])]
+
+  def __getitems__(self, indices):
+    return self._source.__getitems__([int(self._index[i]) for i in indices])
+
+  def __repr__(self) -> str:
+    return f'Subset({len(self._index)} of {self._source!r})'
