@@ -189,9 +189,14 @@ class Program:
           jax.vmap(permutation, in_axes=(0, None)) if stacked else permutation,
           out_shardings=replicated)
       self.step = jax.jit(step, donate_argnums=0)
-      placed = {role: [self._place(b) for b in data.eval_batches(role)]
-                for role in {self.selection_role, 'test'}}
-      self.eval_batches = lambda role: placed[role]
+      placed = {}  # Each role's batches, placed on first use: the test
+      # split's only after the last step (tests/test_validation.py).
+
+      def eval_batches(role):
+        if role not in placed:
+          placed[role] = [self._place(b) for b in data.eval_batches(role)]
+        return placed[role]
+      self.eval_batches = eval_batches
     else:
       self.step = jax.jit(step, in_shardings=(replicated, batch_sharding),
                           out_shardings=(replicated, replicated),
