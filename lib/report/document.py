@@ -90,7 +90,7 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
   tuned = study.tuned_fields
   if tuned:  # Pooled over tuned values, the ordinary comparison means little.
     choices = tuning.choose(study, tuned)
-    arm_rows = tuning.arm_rows(study, tuned, study.shared, choices)
+    arm_rows = tuning.arm_rows(study, tuned, study.shared, choices, target)
     paired = tuning.paired_rows(study, study.arm_fields, tuned, study.shared, choices)
     layout.write_json(os.path.join(study_dir, 'tuning.json'),
                       tuning.choices_json(choices, study.shared))
@@ -141,7 +141,7 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
            table.marginal_markdown(marginals, target)]
   if tuned:
     md += ['', f"## Tuned per arm: {', '.join(tuned)}", '',
-           tuning_note(study), '', table.tuning_markdown(arm_rows, tuned)]
+           tuning_note(study), '', table.tuning_markdown(arm_rows, tuned, target)]
   if paired:
     md += ['', '## Paired comparisons (matched on the other fields and the seed)',
            '', table.paired_markdown(paired, regime_column=bool(tuned)), '',

@@ -190,17 +190,30 @@ def paired_markdown(rows: list[dict], regime_column: bool = False) -> str:
   return _table(header, lines)
 
 
-def tuning_markdown(rows: list[dict], tuned_fields: list[str]) -> str:
+def _reach(row: dict, regime: str) -> str:
+  n, k = row[f'{regime}_n'], row[f'{regime}_reached']
+  if not n:
+    return '–'
+  if not k:
+    return f'never (0/{n})'
+  text = _num(row[f'{regime}_steps'], 0)
+  return text if k == n else f'{text} ({k}/{n})'
+
+
+def tuning_markdown(rows: list[dict], tuned_fields: list[str], target: float) -> str:
   keys = naming.short_keys(tuned_fields)
   show = lambda v: ('–' if v is None else
                     ', '.join(f'{keys[f]}={naming.format_value(x)}' for f, x in v.items()))
   header = ['arm', 'chosen (on validation)', 'its validation acc %',
             'runner-up', 'margin (pp)', 'test acc %, shared', '95% CI',
-            'test acc %, chosen', '95% CI']
+            'test acc %, chosen', '95% CI', 'gap, inference (pp): shared / chosen',
+            f'steps to {100 * target:g}% train acc: shared / chosen']
   lines = [[r['arm'], (show(r['chosen']) + (' (edge of the grid)' if r['at_edge'] else ''))
             if r['chosen'] is not None else f"not chosen: {r['why_not']}",
             _num(r['chosen_validation']),
             show(r['runner_up']), _num(r['margin']),
-            _pm(r, 'shared'), _ci(r, 'shared'), _pm(r, 'tuned'), _ci(r, 'tuned')]
+            _pm(r, 'shared'), _ci(r, 'shared'), _pm(r, 'tuned'), _ci(r, 'tuned'),
+            f"{_num(r['shared_gap'])} / {_num(r['tuned_gap'])}",
+            f"{_reach(r, 'shared')} / {_reach(r, 'tuned')}"]
            for r in rows]
   return _table(header, lines)

@@ -19,6 +19,8 @@ import itertools
 import json
 import math
 
+import numpy as np
+
 from lib.report import measures, stats
 from lib.report.runs import Run, Study
 from lib.sweeps import naming
@@ -114,8 +116,10 @@ def selected_runs(study: Study, tuned_fields: list[str], shared: dict,
 
 
 def arm_rows(study: Study, tuned_fields: list[str], shared: dict,
-             choices: dict[str, Choice]) -> list[dict]:
-  """Per arm: test accuracy at the shared value and at its chosen value."""
+             choices: dict[str, Choice], target: float = 0.95) -> list[dict]:
+  """Per arm, at the shared value and at its chosen value: test accuracy,
+  the inference-mode train/test gap and the steps to `target` training
+  accuracy."""
   picked = selected_runs(study, tuned_fields, shared, choices)
   rows = []
   for arm, choice in choices.items():
@@ -126,11 +130,15 @@ def arm_rows(study: Study, tuned_fields: list[str], shared: dict,
            'chosen_validation': (100 * choice.validation[_key(choice.value)]
                                  if choice.value is not None else math.nan)}
     for regime in (SHARED, TUNED):
-      s = stats.summarize([100 * measures.test_accuracy(r.results)
-                           for r in picked[regime] if r.arm == arm])
+      ms = [measures.measure(r, target) for r in picked[regime] if r.arm == arm]
+      s = stats.summarize([100 * m.test_acc for m in ms])
       row.update({f'{regime}_mean': s.mean, f'{regime}_std': s.std,
                   f'{regime}_ci_low': s.ci_low, f'{regime}_ci_high': s.ci_high,
                   f'{regime}_n': s.n})
+      gap = stats.summarize([None if m.eval_gap is None else 100 * m.eval_gap for m in ms])
+      steps = [m.steps_to_target for m in ms if m.steps_to_target is not None]
+      row.update({f'{regime}_gap': gap.mean, f'{regime}_reached': len(steps),
+                  f'{regime}_steps': float(np.mean(steps)) if steps else math.nan})
     rows.append(row)
   return rows
 

@@ -159,8 +159,8 @@ def expand(sweep: Sweep, sweep_path: str) -> list[RunSpec]:
   """All runs of the study, each with its resolved and locked config."""
   base = load_config(sweep.config, sweep_path)
   tuned_fields = sweep.tune.fields if sweep.tune else ()
-  swept = set(sweep.axes.fields) | set(tuned_fields)
-  both = sorted(swept & set(sweep.fixed))
+  # A tuned field may be fixed too: that sets its shared (base) value.
+  both = sorted(set(sweep.axes.fields) & set(sweep.fixed))
   if both:
     raise errors.UserError(f'sweep field {both[0]!r} is both swept and fixed')
   if clash := sorted(set(sweep.axes.fields) & set(tuned_fields)):

@@ -1,0 +1,13 @@
+"""configs/sweeps/digits_dropout.py (dropout 0 / 0.25 / 0.5 where the net overfits) with the learning rate tuned per arm on validation data (10% of the
+training split held out): each arm at 5 learning rates x 5 seeds, compared at
+the shared rate and at its own choice (configs/sweeps/common.py tuned).
+
+  python -m experiments.sweep --sweep=configs/sweeps/digits_dropout_tuned.py \
+      --study_dir=studies/digits_dropout_tuned
+  python -m experiments.report --study_dir=studies/digits_dropout_tuned
+"""
+from configs.sweeps import common
+
+
+def get_sweep():
+  return common.tuned('digits', {'model.dropout': common.DROPOUTS}, common.OVERFITTING)
