@@ -23,7 +23,7 @@ import orbax.checkpoint as ocp
 from etils import epath
 from jax.experimental import multihost_utils
 
-from lib import errors, progress
+from lib import errors, optim, progress
 
 QUARANTINE = 'unreadable_checkpoints'
 
@@ -221,10 +221,11 @@ class Checkpointer:
       # user's to fix (UserError, nothing moved).
       metadata, problem = _attempt(lambda: self._metadata(step))
       if self._all_agree_readable(step, problem):
-        self.check_compatible(step, metadata, state_like, data_iter)
-        state, problem = _attempt(lambda: self.restore(step, state_like, data_iter))
+        like, upgrade = _saved_layout(metadata, state_like)
+        self.check_compatible(step, metadata, like, data_iter)
+        state, problem = _attempt(lambda: self.restore(step, like, data_iter))
         if self._all_agree_readable(step, problem):
-          return step, state
+          return step, upgrade(state)
     if data_iter is not None:  # A failed restore may have moved it.
       data_iter.set_state(start_position)
     return 0, state_like
@@ -363,6 +364,22 @@ def _leaves(tree) -> dict[str, Any]:
   alike)."""
   return {'/'.join(_token(k) for k in path): leaf
           for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+_RATE_KEY = 'opt_state/hyperparams/' + optim.LEARNING_RATE
+
+
+def _saved_layout(metadata, state_like):
+  """(what to restore into, how to make it this code's state). Checkpoints
+  saved before the learning rate moved into the optimizer state (lib/optim.py)
+  hold the optimizer's own state alone: it is restored and wrapped, with this
+  config's rate (config_history refuses a changed one), so those runs resume."""
+  if _RATE_KEY not in _leaves(state_like) or _RATE_KEY in _leaves(metadata['state']):
+    return state_like, lambda state: state
+  fresh = state_like.opt_state
+  like = state_like.replace(opt_state=optim.inner_state(fresh))
+  return like, lambda state: state.replace(
+      opt_state=optim.wrap_inner_state(fresh, state.opt_state, state.step))
 
 
 def _shapes(tree) -> dict[str, tuple]:

@@ -28,6 +28,11 @@ HARMLESS = frozenset({
 })
 
 
+# What a run made before these fields existed trained with: resuming it with
+# a config that sets them otherwise is a change like any other.
+BEFORE_THEY_EXISTED = {'data.validation_fraction': 0.0, 'data.validation_split': ''}
+
+
 def _flat(tree: dict, prefix: str = '') -> dict:
   out = {}
   for key, value in tree.items():
@@ -56,7 +61,8 @@ def changes(saved: dict, config: dict) -> dict[str, list]:
   change training. Fields that only one side has (a run made before the field
   existed) are not compared."""
   config = json.loads(json.dumps(config))  # Tuples as lists, as saved.
-  old = _flat({k: v for k, v in saved.items() if k != HISTORY_KEY})
+  old = {**BEFORE_THEY_EXISTED,
+         **_flat({k: v for k, v in saved.items() if k != HISTORY_KEY})}
   new = _flat(config)
   return {k: [old[k], new[k]] for k in sorted(old.keys() & new.keys())
           if old[k] != new[k] and k not in HARMLESS}

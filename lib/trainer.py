@@ -164,9 +164,17 @@ class Program:
       state = train_step.init_state(run.model, run.tx, data.spec.image_shape, seed)
       return state.replace(
           opt_state=optim.with_learning_rate(state.opt_state, learning_rate))
-    self.init = jax.jit(jax.vmap(init) if stacked else init,
-                        out_shardings=replicated,
-                        compiler_options={'xla_backend_optimization_level': 0})
+    compiled_init = jax.jit(jax.vmap(init) if stacked else init,
+                            out_shardings=replicated,
+                            compiler_options={'xla_backend_optimization_level': 0})
+
+    def init_with_rate(seed, learning_rate=None):
+      """The fresh state of seed(s); the learning rate(s) default to the config's."""
+      if learning_rate is None:
+        rate = float(config.optimizer.learning_rate)
+        learning_rate = jnp.full(jnp.shape(seed), rate, jnp.float32) if stacked else rate
+      return compiled_init(seed, learning_rate)
+    self.init = init_with_rate
     update = train_step.make_train_step(
         run.model, run.tx, config.data.random_shift,
         config.train.grad_accum_steps, run.gradient_rewrites)

@@ -118,3 +118,36 @@ def test_launch_sh_slurm_refuses_a_bad_config_before_writing(slurm, tmp_path,
   assert submit.returncode != 0
   assert "unknown activation 'swish2'" in submit.stderr
   assert not workdir.exists()
+
+
+def test_a_tuned_study_runs_as_an_array_job_one_element_per_arm(
+    slurm, data_dir, tmp_path, venv_for_launch_sh):
+  from configs import digits_mlp  # pylint: disable=g-import-not-at-top
+  from lib.report import runs as runs_lib, tuning  # pylint: disable=g-import-not-at-top
+  rate = digits_mlp.get_config().optimizer.learning_rate
+  sweep = tmp_path / 'tuned.py'
+  sweep.write_text(f'''from lib import sweeps
+
+def get_sweep():
+  return sweeps.Sweep(
+      config='configs/digits_mlp.py',
+      fixed={{'data.data_dir': {data_dir!r}, 'train.num_epochs': 0.0,
+             'train.num_steps': 20, 'train.log_every_steps': 10, 'model.width': 32}},
+      axes=sweeps.product({{'model.activation': ['relu', 'tanh']}}, sweeps.seeds(2)),
+      tune=sweeps.axis('optimizer.learning_rate', [{rate!r}, {2 * rate!r}]))
+''')
+  study = tmp_path / 'tuned study'
+  env = dict(os.environ, VENV=venv_for_launch_sh, JAX_PLATFORMS='cpu')
+  submit = subprocess.run(
+      [os.path.join(ROOT, 'launch.sh'), 'slurm', f'--sweep={sweep}',
+       f'--study_dir={study}', '--cpus=1', '--time=00:10:00', '--mem=2G'],
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert submit.returncode == 0, submit.stderr[-3000:]
+  job_id = submit.stdout.strip().splitlines()[-1]
+  assert '#SBATCH --array=0-1' in (study / 'sbatch.sh').read_text()
+  _wait_for(job_id)
+  loaded = runs_lib.load(str(study))
+  assert len(loaded.runs) == 8 and all(r.status == 'finished' for r in loaded.runs), \
+      [(study / 'slurm' / l).read_text()[-2000:] for l in os.listdir(study / 'slurm')]
+  choices = tuning.choose(loaded, loaded.tuned_fields)
+  assert all(c.value is not None for c in choices.values())
