@@ -69,7 +69,7 @@ OVERFITTING = {'data.random_shift': 0, 'model.dense': (512,),
 LEARNING_RATES = {
     'adam_2e-3': [2e-3, 5e-3, 1e-2, 2e-2, 5e-2],      # digits (configs/digits_cnn.py)
     'adam_1e-3': [1e-3, 2e-3, 5e-3, 1e-2, 2e-2],      # mnist_5k, mnist, cifar10
-    'momentum_0.05': [0.01, 0.02, 0.05, 0.1, 0.2],    # UNREGULARIZED_SGD
+    'momentum_0.05': [0.05, 0.1, 0.2, 0.5, 1.0],      # UNREGULARIZED_SGD
 }
 TUNED_RATES = {'digits': 'adam_2e-3', 'mnist_5k': 'adam_1e-3', 'mnist': 'adam_1e-3',
                'cifar10': 'adam_1e-3'}
