@@ -60,7 +60,7 @@ def _check_matches_sequential(results, dirs, root, sequential):
     with open(os.path.join(dirs[i], 'results.json')) as f:
       assert json.load(f)['seed'] == s
     splits = [m['split'] for m in metrics_writer.read(dirs[i])]
-    assert splits[-1] == 'train_eval' and {'train', 'eval'} <= set(splits)
+    assert splits[-1] == 'train_eval' and {'train', 'validation', 'test'} <= set(splits)
   # The stacked (or per-chunk) checkpoints hold each seed's parameters.
   ckpt = os.path.join(str(root), 'checkpoints')
   chunks = sorted(os.listdir(ckpt))

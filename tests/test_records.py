@@ -71,13 +71,13 @@ def test_best_accuracy_counts_the_evaluations_before_a_resume(data_dir, tmp_path
   path = os.path.join(workdir, metrics_writer.METRICS_FILE)
   records = metrics_writer.read(workdir)
   for r in records:
-    if r['split'] == 'eval' and r['step'] == 2:
+    if r['split'] == 'validation' and r['step'] == 2:
       r['accuracy'] = 1.0
   with open(path, 'w') as f:
     f.writelines(json.dumps(r) + '\n' for r in records)
   results = trainer.train_and_evaluate(_config(data_dir), workdir)
   assert results['best_eval_accuracy'] == 1.0
-  evals = [r['step'] for r in metrics_writer.read(workdir) if r['split'] == 'eval']
+  evals = [r['step'] for r in metrics_writer.read(workdir) if r['split'] == 'validation']
   assert evals == [1, 2, 3, 4, 5, 6]  # Each step once.
 
 

@@ -51,14 +51,15 @@ def test_seeds_compile_once_and_equal_separate_runs(data_dir, tmp_path):
                    f'--workdir={alone}', env=NO_CACHE)
     assert p.returncode == 0, p.stderr[-3000:]
     mine, theirs = _results(out / f'seed_{seed}'), _results(alone)
-    for key in ('seed', 'eval_accuracy', 'eval_loss', 'best_eval_accuracy', 'steps'):
+    for key in ('seed', 'eval_accuracy', 'eval_loss', 'best_eval_accuracy',
+                'test_accuracy', 'test_loss', 'steps'):
       assert mine[key] == theirs[key], key  # Bitwise: the same program.
     losses = lambda d: [m['loss'] for m in metrics_writer.read(str(d))
                         if m['split'] == 'train']
     assert losses(out / f'seed_{seed}') == losses(alone)
     jax.tree.map(np.testing.assert_array_equal, _params(out / f'seed_{seed}'),
                  _params(alone))
-    assert summary['accuracies'][seed] == 100 * theirs['eval_accuracy']
+    assert summary['accuracies'][seed] == 100 * theirs['test_accuracy']
 
   # Each seed's directory is an ordinary run: visualize reads its checkpoint.
   p = run_module('experiments.visualize', f'--workdir={out}/seed_1',

@@ -129,7 +129,7 @@ def test_confusion_matrix_covers_the_test_split(visualized, kind):
   # The same checkpoint, the same examples: the trainer's final accuracy.
   with open(os.path.join(path, 'results.json')) as f:
     results = json.load(f)
-  assert report['accuracy'] == pytest.approx(results['eval_accuracy'], abs=1e-6)
+  assert report['accuracy'] == pytest.approx(results['test_accuracy'], abs=1e-6)
   assert np.trace(cm) / cm.sum() == pytest.approx(report['accuracy'])
 
 

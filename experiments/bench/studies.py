@@ -85,7 +85,8 @@ def _ours_accuracies(study: str, out: str) -> list[float]:
   accs = []
   for d in dirs:
     with open(os.path.join(d, 'results.json')) as f:
-      accs.append(100 * json.load(f)['eval_accuracy'])
+      r = json.load(f)
+      accs.append(100 * r.get('test_accuracy', r['eval_accuracy']))
   return accs
 
 

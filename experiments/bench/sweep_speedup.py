@@ -76,7 +76,8 @@ def _accuracy(dirs: list[str]) -> float:
   accs = []
   for d in dirs:
     with open(os.path.join(d, 'results.json')) as f:
-      accs.append(json.load(f)['eval_accuracy'])
+      r = json.load(f)
+      accs.append(r.get('test_accuracy', r['eval_accuracy']))
   return 100 * float(np.mean(accs))
 
 

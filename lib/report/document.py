@@ -92,6 +92,9 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
     choices = tuning.choose(study, tuned)
     arm_rows = tuning.arm_rows(study, tuned, study.shared, choices, target)
     paired = tuning.paired_rows(study, study.arm_fields, tuned, study.shared, choices)
+    more_paired = {m: tuning.paired_rows(study, study.arm_fields, tuned, study.shared,
+                                         choices, m, target)
+                   for m in ('gap, inference', 'steps to target')}
     layout.write_json(os.path.join(study_dir, 'tuning.json'),
                       tuning.choices_json(choices, study.shared))
   else:
@@ -146,6 +149,15 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
     md += ['', '## Paired comparisons (matched on the other fields and the seed)',
            '', table.paired_markdown(paired, regime_column=bool(tuned)), '',
            PAIRED_NOTE + (TUNED_PAIRED_NOTE if tuned else '')]
+  if tuned:
+    for metric, rows_ in more_paired.items():
+      if rows_:
+        what = (f'steps to {100 * target:g}% training accuracy (pairs where both got there)'
+                if metric == 'steps to target' else
+                'the inference-mode train−test gap (pp)')
+        md += ['', f'### The same comparisons of {what}', '',
+               table.paired_markdown(rows_, regime_column=True,
+                                     unit='steps' if metric == 'steps to target' else 'pp')]
   if figures:
     md += ['', '## Plots', ''] + [
         f'![{os.path.basename(p)}](plots/{os.path.basename(p)})' for p in figures]

@@ -146,7 +146,7 @@ def tuning_curves(study: Study, path: str) -> str | None:
   if len(study.tuned_fields) != 1 or not study.finished:
     return None
   field = study.tuned_fields[0]
-  fig, ax = plt.subplots(figsize=(8, 4.5))
+  fig, ax = plt.subplots(figsize=(12, 5))
   arms: dict[str, list] = {}
   for r in study.finished:
     if r.results.get('chosen_on') == 'validation':
@@ -166,7 +166,7 @@ def tuning_curves(study: Study, path: str) -> str | None:
   ax.set(xlabel=field, ylabel='validation accuracy (%), mean over seeds',
          title='Each arm over the tuned values (star: best)')
   ax.grid(alpha=0.3)
-  ax.legend(fontsize=6, ncol=2, loc='lower left')
+  ax.legend(fontsize=7, loc='center left', bbox_to_anchor=(1.01, 0.5))
   return _save(fig, path)
 
 

@@ -177,10 +177,11 @@ def _p(p: float) -> str:
   return '–' if math.isnan(p) else f'{p:.2g}'
 
 
-def paired_markdown(rows: list[dict], regime_column: bool = False) -> str:
+def paired_markdown(rows: list[dict], regime_column: bool = False,
+                    unit: str = 'pp') -> str:
   header = (['learning rate'] if regime_column else []) + [
-      'field', 'a − b', 'matched pairs', 'mean diff (pp)', '95% CI',
-      'p (paired t)', 'p (Holm)', 'detectable (pp)']
+      'field', 'a − b', 'matched pairs', f'mean diff ({unit})', '95% CI',
+      'p (paired t)', 'p (Holm)', f'detectable ({unit})']
   lines = [([r['regime']] if regime_column else []) + [
       r['field'], f"{naming.format_value(r['a'])} − {naming.format_value(r['b'])}",
       str(r['pairs']), _num(r['diff_mean']),

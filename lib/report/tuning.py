@@ -143,9 +143,21 @@ def arm_rows(study: Study, tuned_fields: list[str], shared: dict,
   return rows
 
 
+# What the paired comparisons compare: test accuracy (pp), the
+# inference-mode train/test gap (pp), the steps to the target training
+# accuracy (pairs where both reached it).
+METRICS = {
+    'test acc': lambda m: 100 * m.test_acc,
+    'gap, inference': lambda m: None if m.eval_gap is None else 100 * m.eval_gap,
+    'steps to target': lambda m: m.steps_to_target,
+}
+
+
 def paired_rows(study: Study, arm_fields: list[str], tuned_fields: list[str],
-                shared: dict, choices: dict[str, Choice]) -> list[dict]:
+                shared: dict, choices: dict[str, Choice], metric: str = 'test acc',
+                target: float = 0.95) -> list[dict]:
   """Both regimes' paired comparisons of every factor (see the top)."""
+  value_of = METRICS[metric]
   picked = selected_runs(study, tuned_fields, shared, choices)
   keys = naming.short_keys(arm_fields)
   rows = []
@@ -156,15 +168,16 @@ def paired_rows(study: Study, arm_fields: list[str], tuned_fields: list[str],
       for r in picked[regime]:
         rest = _key({**{g: r.overrides[g] for g in arm_fields if g != f},
                      'seed': r.seed})
-        by_value.setdefault(_key(r.overrides[f]), {})[rest] = (
-            100 * measures.test_accuracy(r.results))
+        by_value.setdefault(_key(r.overrides[f]), {})[rest] = value_of(
+            measures.measure(r, target))
       for a, b in itertools.combinations(by_value, 2):
-        matched = [m for m in by_value[a] if m in by_value[b]]
+        matched = [m for m in by_value[a] if m in by_value[b]
+                   and by_value[a][m] is not None and by_value[b][m] is not None]
         if not matched:
           continue
         diff, p = stats.paired_difference([by_value[a][m] for m in matched],
                                           [by_value[b][m] for m in matched])
-        rows.append({'regime': regime, 'field': keys[f], 'a': json.loads(a),
+        rows.append({'regime': regime, 'metric': metric, 'field': keys[f], 'a': json.loads(a),
                      'b': json.loads(b), 'pairs': len(matched),
                      'diff_mean': diff.mean, 'diff_ci_low': diff.ci_low,
                      'diff_ci_high': diff.ci_high, 'p': p,
