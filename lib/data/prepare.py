@@ -25,11 +25,17 @@ import os
 import shlex
 import sys
 
-from etils import epath
-import tensorflow_datasets as tfds
+# TensorFlow's C++ warnings (no GPU, no Google credentials) are not ours to fix.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-from lib import errors
-from lib.data import catalog, locate
+from etils import epath  # pylint: disable=g-import-not-at-top,wrong-import-position
+import requests  # pylint: disable=g-import-not-at-top,wrong-import-position
+import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tensorflow_datasets.core.download import download_manager  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tensorflow_datasets.core.utils import version as version_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from lib import errors  # pylint: disable=wrong-import-position
+from lib.data import catalog, locate  # pylint: disable=wrong-import-position
 
 FLAGS = ('data_dir', 'manual_dir', 'download_dir')
 USAGE = ('./launch.sh prepare NAME [--data_dir=DIR] [--manual_dir=DIR] '
@@ -68,11 +74,38 @@ def _builder_cls(name: str):
         ) from None
 
 
+def _versions(cls) -> list[str]:
+  return sorted({str(v) for v in [cls.VERSION, *cls.SUPPORTED_VERSIONS] if v},
+                key=version_lib.Version)
+
+
+def _configs(cls) -> list[str]:
+  return [c.name for c in (cls.BUILDER_CONFIGS or [])]
+
+
 def _versions_and_configs(cls) -> str:
-  versions = sorted({str(v) for v in [cls.VERSION, *cls.SUPPORTED_VERSIONS] if v})
-  configs = [c.name for c in (cls.BUILDER_CONFIGS or [])]
-  text = f"versions {', '.join(versions)}"
-  return text + (f"; configs {', '.join(configs)}" if configs else '')
+  text = f"versions {', '.join(_versions(cls))}"
+  return text + (f"; configs {', '.join(_configs(cls))}" if _configs(cls) else '')
+
+
+def _check_request(request: locate.Request, cls) -> None:
+  """A config or version the builder does not have, said before TFDS does
+  (its messages run over several lines)."""
+  config = request.name.partition('/')[2]
+  configs = _configs(cls)
+  if config and config not in configs:
+    some = ', '.join(configs[:locate.LISTED]) or 'none'
+    raise errors.UserError(
+        f'{cls.name} has no config {config!r}; its configs: {some}'
+        + (f"; e.g. ./launch.sh prepare {cls.name}/{configs[0]}" if configs else ''))
+  versions = _versions(cls)
+  if request.version and not any(version_lib.Version(v).match(request.version)
+                                 for v in versions):
+    raise errors.UserError(
+        f'TFDS {tfds.__version__} builds {cls.name} in versions '
+        f"{', '.join(versions)}, not {request.version}; e.g. ./launch.sh "
+        f'prepare {request.name}:{versions[-1]} (the name alone builds the '
+        f'default, {cls.VERSION})')
 
 
 def _open_builder(name: str, cls, data_dir: str, **kwargs):
@@ -128,6 +161,7 @@ def prepare(name: str, data_dir: str, manual_dir: str | None = None,
   if request.name in catalog.EMBEDDED:
     return f'{request.name} is embedded: it is prepared when first read'
   cls = _builder_cls(request.name.split('/')[0])
+  _check_request(request, cls)
   b = _open_builder(name, cls, data_dir)  # Reads what is on disk, if anything.
   path = epath.Path(b.data_dir)
   if (path / locate.INFO_FILE).exists():
@@ -137,22 +171,31 @@ def prepare(name: str, data_dir: str, manual_dir: str | None = None,
     return f'{path}: array_record files added next to the tfrecord ones'
   download_dir = download_dir or os.path.join(data_dir, 'downloads')
   _check_manual_dir(cls, request.name, manual_dir, download_dir)
-  dataset_dir = epath.Path(data_dir) / request.name.split('/')[0]
-  existed = dataset_dir.exists()
+  # Created here, removed again if the build fails (TFDS removes its own
+  # incomplete.* folder inside them).
+  created = [p for p in (epath.Path(b.data_dir).parent,
+                         epath.Path(data_dir) / request.name.split('/')[0],
+                         epath.Path(data_dir)) if not p.exists()]
   b = _open_builder(name, cls, data_dir, file_format='array_record')
   try:
-    b.download_and_prepare(
-        download_dir=download_dir,
-        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
-  except tfds.download.NonMatchingChecksumError as e:
-    raise errors.UserError(
-        f'a downloaded file of {name} is not the one TFDS knows '
-        f'({str(e).splitlines()[0]}); delete it from {download_dir} and run '
-        f'again') from None
-  finally:
-    if not existed:  # TFDS removed its incomplete.* folder on failure.
-      _remove_if_empty(epath.Path(b.data_dir).parent)
-      _remove_if_empty(dataset_dir)
+    try:
+      b.download_and_prepare(
+          download_dir=download_dir,
+          download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+    except download_manager.NonMatchingChecksumError as e:
+      raise errors.UserError(
+          f'a downloaded file of {name} is not the one TFDS knows '
+          f'({str(e).splitlines()[0]}); delete it from {download_dir} and run '
+          f'again') from None
+    except requests.exceptions.RequestException as e:
+      raise errors.UserError(
+          f'downloading {name} failed ({type(e).__name__}: '
+          f'{str(e).splitlines()[0][:200]}); run it on a machine with internet '
+          f'and copy the data_dir here, or run it again') from None
+  except BaseException:
+    for path in created:
+      _remove_if_empty(path)
+    raise
   return f'{path} written by TFDS {tfds.__version__} (array_record)'
 
 
