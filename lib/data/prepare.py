@@ -165,7 +165,10 @@ def prepare(name: str, data_dir: str, manual_dir: str | None = None,
   b = _open_builder(name, cls, data_dir)  # Reads what is on disk, if anything.
   path = epath.Path(b.data_dir)
   if (path / locate.INFO_FILE).exists():
-    if tfds.core.FileFormat.ARRAY_RECORD in b.info.available_file_formats():
+    # The folder's own info: tfds.builder's leaves out the formats that
+    # convert_format added.
+    on_disk = tfds.builder_from_directory(str(path)).info
+    if tfds.core.FileFormat.ARRAY_RECORD in on_disk.available_file_formats():
       return f'{path} is prepared already (array_record)'
     _convert_in_place(path)
     return f'{path}: array_record files added next to the tfrecord ones'
