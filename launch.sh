@@ -88,7 +88,7 @@ requirement_files() {
 }
 
 setup() {
-  local stamp="$VENV/.requirements.sha256" want files
+  local want files
   files=$(requirement_files)
   want=$(cat $files | sha256sum | cut -d' ' -f1)
   [ "$ACCEL" = cpu ] || want="$want $ACCEL"
@@ -109,11 +109,18 @@ setup() {
 # Makes virtual environment $1 hold the requirement files $4...: once, and
 # again only when the stamp $2 (their hash) changes; $3 is said with each.
 ensure_venv() {
-  local venv=$1 want=$2 what=$3; shift 3
+  local venv=$1 want=$2 what=$3 lock=''; shift 3
   local stamp="$venv/.requirements.sha256"
-  if [ -x "$venv/bin/python" ] && is_py312 "$venv/bin/python" && \
-     [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-    return
+  venv_ready() {
+    [ -x "$venv/bin/python" ] && is_py312 "$venv/bin/python" && \
+      [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]
+  }
+  venv_ready && return
+  # One install at a time (two launches at once, pytest -n): the others
+  # wait for it and then find the stamp.
+  if command -v flock >/dev/null; then
+    local lock; exec {lock}>"$venv.lock"; flock "$lock"
+    venv_ready && { exec {lock}>&-; return; }
   fi
   local py; py=$(find_python)
   echo "setting up $venv with $("$py" --version) ..." >&2
@@ -125,6 +132,7 @@ ensure_venv() {
     "$venv/bin/python" -m pip install --quiet -r "$f"
   done
   echo "$want" > "$stamp"  # Written last: an interrupted install is redone.
+  [ -z "${lock:-}" ] || exec {lock}>&-  # Not held by what runs next.
 }
 
 # The prepare step's own environment: TensorFlow and TFDS's builders

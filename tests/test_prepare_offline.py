@@ -112,3 +112,19 @@ def test_a_tfrecord_dataset_is_converted_in_place(prepare_env, downloads, tmp_pa
   added = set(os.listdir(version_dir)) - before
   assert sorted(added) == ['cifar10-test.array_record-00000-of-00001',
                            'cifar10-train.array_record-00000-of-00001']
+
+
+@pytest.mark.parametrize('args, says', [
+    (['mnsit'], "TFDS has no dataset 'mnsit'; did you mean mnist"),
+    (['mnist:9.9.9'], 'e.g. ./launch.sh prepare mnist:3.0.1'),
+    (['imagenet2012'], 'pass --manual_dir=DIR (TFDS says: manual_dir should '
+     'contain two files: ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar'),
+])
+def test_bad_input_is_one_line_and_writes_nothing(prepare_env, tmp_path, args, says):
+  data_dir = tmp_path / 'tfds'
+  proc = launch('prepare', *args, f'--data_dir={data_dir}')
+  assert proc.returncode == 2
+  lines = [l for l in proc.stderr.splitlines() if l.strip()]
+  assert len(lines) == 1 and lines[0].startswith('error: '), proc.stderr[-3000:]
+  assert says in lines[0]
+  assert not data_dir.exists()
