@@ -63,15 +63,16 @@ def parse_args(argv: list[str]) -> tuple[str, dict[str, str]]:
 
 
 def _builder_cls(name: str):
-  try:
+  # Looked up in TFDS's own registry: for a name not there, tfds.builder_cls
+  # searches the community datasets on GCS (network, TensorFlow).
+  known = tfds.list_builders(with_community_datasets=False)
+  if name in known:
     return tfds.builder_cls(name)
-  except tfds.core.registered.DatasetNotFoundError:
-    close = difflib.get_close_matches(name, tfds.list_builders(), n=3)
-    hint = f"did you mean {', '.join(close)}? " if close else ''
-    raise errors.UserError(
-        f'TFDS has no dataset {name!r}; {hint}the names are those of '
-        f'https://www.tensorflow.org/datasets/catalog (`tfds.list_builders()`)'
-        ) from None
+  close = difflib.get_close_matches(name, known, n=3)
+  hint = f"did you mean {', '.join(close)}? " if close else ''
+  raise errors.UserError(
+      f'TFDS has no dataset {name!r}; {hint}the names are those of '
+      f'https://www.tensorflow.org/datasets/catalog (`tfds.list_builders()`)')
 
 
 def _versions(cls) -> list[str]:
