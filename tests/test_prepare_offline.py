@@ -12,11 +12,15 @@ here from PyPI; cached by launch.sh's stamp like .venv).
 import json
 import math
 import os
+import re
+import shlex
 import subprocess
 import sys
 
 import pytest
 
+from lib import errors
+from lib.data import catalog
 from tests import upstream_files
 from tests.conftest import ROOT, run_module
 
@@ -106,7 +110,14 @@ def test_a_tfrecord_dataset_is_converted_in_place(prepare_env, downloads, tmp_pa
   assert proc.returncode == 0, proc.stderr[-3000:]
   version_dir = os.path.join(data_dir, 'cifar10', '3.0.2')
   before = set(os.listdir(version_dir))
-  out = prepare('cifar10:3.0.2', data_dir)
+  # Our reader refuses it with the command that fixes it; that command runs.
+  with pytest.raises(errors.UserError) as refused:
+    catalog.builder('cifar10', data_dir)
+  command = re.search(r'`(\./launch\.sh prepare [^`]*)`', str(refused.value)).group(1)
+  assert command == f'./launch.sh prepare cifar10:3.0.2 --data_dir={data_dir}'
+  proc = launch(*shlex.split(command)[1:])
+  assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+  out = proc.stdout
   assert 'array_record files added next to the tfrecord ones' in out
   assert 'cifar10:3.0.2 read by lib/data' in out
   added = set(os.listdir(version_dir)) - before
