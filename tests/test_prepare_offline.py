@@ -1,7 +1,8 @@
-"""`./launch.sh prepare` runs TFDS's real mnist and cifar10 builders (with
-TensorFlow, in .venv-prepare) offline, from small files in the upstream
-formats (tests/upstream_files.py), and the real trainer then trains
-configs/mnist_lenet5.py and configs/cifar10_resnet20.py on what they wrote.
+"""`./launch.sh prepare` runs TFDS's real mnist, cifar10 and imagenet2012
+builders (with TensorFlow, in .venv-prepare) offline, from small files in the
+upstream formats (tests/upstream_files.py), and the real trainer then trains
+configs/mnist_lenet5.py, configs/cifar10_resnet20.py and
+configs/imagenet2012_resnet50.py (at 64x64) a few steps on what they wrote.
 A cifar10 built by TFDS as tfrecord is converted in place by the same
 command. Every command after the environment's set-up runs with the network
 refused (tests/no_network).
@@ -95,6 +96,16 @@ def test_cifar10_prepared_by_tfds_builder_then_trained(prepare_env, downloads, t
   assert 'cifar10:3.0.2 read by lib/data (test 100, train 300 examples)' in out
   results = train('configs/cifar10_resnet20.py', data_dir, tmp_path / 'run')
   assert results['dataset'] == 'cifar10'
+
+
+def test_imagenet2012_prepared_from_a_manual_dir_of_tars_then_trained(prepare_env, tmp_path):
+  manual_dir, data_dir = str(tmp_path / 'manual'), str(tmp_path / 'tfds')
+  upstream_files.imagenet2012_manual_dir(manual_dir)
+  out = prepare('imagenet2012', data_dir, f'--manual_dir={manual_dir}')
+  assert 'imagenet2012:5.1.0 read by lib/data (train 8, validation 8 examples)' in out
+  results = train('configs/imagenet2012_resnet50.py', data_dir, tmp_path / 'run',
+                  '--config.data.image_size=64', '--config.train.batch_size=4')
+  assert results['eval_split'] == 'validation'
 
 
 def test_a_tfrecord_dataset_is_converted_in_place(prepare_env, downloads, tmp_path):

@@ -1,5 +1,6 @@
-"""Small files in the formats TFDS's mnist and cifar10 builders download, and
-TFDS's download cache seeded with them, so those real builders run offline.
+"""Small files in the formats TFDS's mnist, cifar10 and imagenet2012 builders
+read, and TFDS's download cache seeded with them, so those real builders run
+offline.
 
 TFDS reuses a file found in DOWNLOAD_DIR under the name its cache gives a
 URL with its registered checksum, with an .INFO file beside it, and does not
@@ -16,6 +17,8 @@ its checksum is not the real file's.)
   test_batch.bin (label byte, then 1024 red, green, blue bytes each) and
   batches.meta.txt; a few hundred synthetic 32x32 images whose class sets
   their colour.
+- ImageNet: ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar of a few
+  JPEGs, which TFDS reads from manual_dir (no download, no checksum).
 """
 import gzip
 import io
@@ -101,3 +104,41 @@ def seed_download_cache(dataset: str, files: dict[str, bytes],
     path.write_bytes(data)
     resource_lib.write_info_file(url=url, path=path, dataset_name=dataset,
                                  original_fname=filename, url_info=info)
+
+
+def _jpeg(rng: np.random.Generator, colour, size=(40, 48)) -> bytes:
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  pixels = np.clip(np.asarray(colour)[None, None] + rng.normal(0, 20, (*size, 3)),
+                   0, 255).astype(np.uint8)
+  out = io.BytesIO()
+  Image.fromarray(pixels).save(out, format='JPEG')
+  return out.getvalue()
+
+
+def _tar(members: dict[str, bytes]) -> bytes:
+  out = io.BytesIO()
+  with tarfile.open(fileobj=out, mode='w') as tar:
+    for name, data in members.items():
+      info = tarfile.TarInfo(name)
+      info.size = len(data)
+      tar.addfile(info, io.BytesIO(data))
+  return out.getvalue()
+
+
+def imagenet2012_manual_dir(path: str, synsets=('n01440764', 'n01443537'),
+                            per_class: int = 4, validation: int = 8) -> None:
+  """ImageNet's two tars as image-net.org serves them, into manual_dir:
+  ILSVRC2012_img_train.tar holds one SYNSET.tar of SYNSET_N.JPEG per class;
+  ILSVRC2012_img_val.tar holds ILSVRC2012_val_0000000N.JPEG, whose labels
+  TFDS takes from its own validation_labels.txt (in sorted name order)."""
+  rng = np.random.default_rng(0)
+  train = {f'{s}.tar': _tar({f'{s}_{i}.JPEG': _jpeg(rng, (60 * k, 200, 90))
+                             for i in range(1, per_class + 1)})
+           for k, s in enumerate(synsets)}
+  val = {f'ILSVRC2012_val_{i:08d}.JPEG': _jpeg(rng, (120, 120, 120))
+         for i in range(1, validation + 1)}
+  os.makedirs(path, exist_ok=True)
+  with open(os.path.join(path, 'ILSVRC2012_img_train.tar'), 'wb') as f:
+    f.write(_tar(train))
+  with open(os.path.join(path, 'ILSVRC2012_img_val.tar'), 'wb') as f:
+    f.write(_tar(val))
