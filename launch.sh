@@ -39,6 +39,7 @@
 # jax's plugin for it (lib/accelerator/requirements-ACCEL.txt), and a run that
 # asked for an accelerator but got the CPU stops (exit 2).
 set -euo pipefail
+CALLER_DIR=$PWD  # prepare's relative paths are the caller's.
 cd "$(dirname "${BASH_SOURCE[0]}")"
 VENV=${VENV:-.venv}
 
@@ -166,6 +167,15 @@ case "$cmd" in
     if [ "${1:-}" = --prepare ]; then setup_prepare; else setup "$@"; fi ;;
   prepare)
     check_prepare_args "$@"
+    args=()
+    for a in "$@"; do
+      case "$a" in
+        --*=/*) args+=("$a") ;;
+        --*=*) args+=("${a%%=*}=$CALLER_DIR/${a#*=}") ;;
+        *) args+=("$a") ;;
+      esac
+    done
+    set -- "${args[@]}"
     setup
     setup_prepare
     # TFDS's builder writes the dataset (with TensorFlow), then our reader,

@@ -148,11 +148,15 @@ def _convert_in_place(path: epath.Path) -> None:
       dataset_version_dir=[path], num_workers=1)
 
 
-def _remove_if_empty(path: epath.Path) -> None:
-  try:
-    path.rmdir()
-  except OSError:
-    pass  # Not empty, or not there.
+def _remove_empty(path: epath.Path) -> None:
+  """Removes path if it holds nothing but empty folders."""
+  if not path.is_dir():
+    return
+  for root, _, _ in sorted(os.walk(path), key=lambda w: -len(w[0])):
+    try:
+      os.rmdir(root)
+    except OSError:
+      pass  # Not empty.
 
 
 def prepare(name: str, data_dir: str, manual_dir: str | None = None,
@@ -177,7 +181,7 @@ def prepare(name: str, data_dir: str, manual_dir: str | None = None,
   _check_manual_dir(cls, request.name, manual_dir, download_dir)
   # Created here, removed again if the build fails (TFDS removes its own
   # incomplete.* folder inside them).
-  created = [p for p in (epath.Path(b.data_dir).parent,
+  created = [p for p in (epath.Path(download_dir), epath.Path(b.data_dir).parent,
                          epath.Path(data_dir) / request.name.split('/')[0],
                          epath.Path(data_dir)) if not p.exists()]
   b = _open_builder(name, cls, data_dir, file_format='array_record')
@@ -197,8 +201,8 @@ def prepare(name: str, data_dir: str, manual_dir: str | None = None,
           f'{str(e).splitlines()[0][:200]}); run it on a machine with internet '
           f'and copy the data_dir here, or run it again') from None
   except BaseException:
-    for path in created:
-      _remove_if_empty(path)
+    for folder in created:
+      _remove_empty(folder)
     raise
   return f'{path} written by TFDS {tfds.__version__} (array_record)'
 
