@@ -10,6 +10,7 @@ refused (tests/no_network).
 Slow: the first run builds .venv-prepare (TensorFlow: about 2.2 GB, 1-1.5 min
 here from PyPI; cached by launch.sh's stamp like .venv).
 """
+import hashlib
 import json
 import math
 import os
@@ -27,9 +28,7 @@ from tests.conftest import ROOT, run_module
 
 pytestmark = pytest.mark.slow
 NO_NETWORK = os.path.join(ROOT, 'tests', 'no_network')
-# launch.sh checks (and would build) the training environment too: the one
-# running these tests.
-ENV = {**os.environ, 'VENV': sys.prefix}
+ENV = dict(os.environ)
 
 
 def launch(*args: str, network: bool = False, timeout: float = 900):
@@ -39,8 +38,18 @@ def launch(*args: str, network: bool = False, timeout: float = 900):
 
 
 @pytest.fixture(scope='module')
-def prepare_env():
-  """.venv-prepare, built once (pip reaches PyPI) and reused after."""
+def prepare_env(tmp_path_factory):
+  """.venv-prepare, built once (pip reaches PyPI) and reused after. launch.sh
+  checks the training environment too: it gets one it accepts without
+  installing, whose python is this interpreter (as venv_for_launch_sh in
+  tests/test_slurm_sweep.py)."""
+  venv = tmp_path_factory.mktemp('venv')
+  (venv / 'bin').mkdir()
+  (venv / 'bin' / 'python').write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+  (venv / 'bin' / 'python').chmod(0o755)
+  with open(os.path.join(ROOT, 'requirements.txt'), 'rb') as f:
+    (venv / '.requirements.sha256').write_text(hashlib.sha256(f.read()).hexdigest() + '\n')
+  ENV['VENV'] = str(venv)
   proc = launch('setup', '--prepare', network=True, timeout=1800)
   assert proc.returncode == 0, proc.stderr[-3000:]
 
