@@ -170,7 +170,7 @@ case "$cmd" in
     args=()
     for a in "$@"; do
       case "$a" in
-        --*=/*) args+=("$a") ;;
+        --*=/*|--*=~*) args+=("$a") ;;  # lib.data.prepare expands '~'.
         --*=*) args+=("${a%%=*}=$CALLER_DIR/${a#*=}") ;;
         *) args+=("$a") ;;
       esac

@@ -39,6 +39,11 @@ def test_the_module_refuses_what_launch_sh_refuses(args):
     prepare.parse_args(args)
 
 
+def test_a_home_relative_flag_is_expanded():
+  assert prepare.parse_args(['mnist', '--data_dir=~/tfds'])[1] == {
+      'data_dir': os.path.expanduser('~/tfds')}
+
+
 def test_the_module_reads_the_flags():
   assert prepare.parse_args(['mnist:3.0.1', '--data_dir=/d', '--manual_dir=/m',
                              '--download_dir=/dl']) == (

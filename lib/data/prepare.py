@@ -47,7 +47,7 @@ def parse_args(argv: list[str]) -> tuple[str, dict[str, str]]:
   for arg in argv:
     key, eq, value = arg[2:].partition('=')
     if arg.startswith('--') and key in FLAGS and eq and value:
-      flags[key] = value
+      flags[key] = os.path.expanduser(value)  # The shell leaves '--x=~/d'.
     elif arg.startswith('-'):
       raise errors.UserError(f'prepare: unknown or empty flag {arg!r} (flags '
                              f'take "=": --data_dir=DIR); usage: {USAGE}')
