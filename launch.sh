@@ -5,6 +5,19 @@
 #   ./launch.sh train [FLAGS...]   train (default: configs/digits_cnn.py into runs/)
 #   ./launch.sh test [PYTEST ARGS] run the test suite
 #   ./launch.sh setup              only create/update the environment
+#   ./launch.sh prepare NAME [--data_dir=DIR] [--manual_dir=DIR] [--download_dir=DIR]
+#                                  download and prepare the TFDS dataset NAME
+#                                  (TFDS syntax: mnist, cifar10:3.0.2) as
+#                                  array_record with TFDS's own builder, or
+#                                  convert a tfrecord one in place; then open it
+#                                  with our reader. Runs in its own environment,
+#                                  .venv-prepare (TensorFlow; made once, from
+#                                  lib/data/requirements-prepare.txt); data_dir
+#                                  defaults to $TFDS_DATA_DIR or
+#                                  ~/tensorflow_datasets, as training's does;
+#                                  --manual_dir holds files TFDS cannot download
+#                                  (imagenet2012's tars)
+#   ./launch.sh setup --prepare    only create/update .venv-prepare
 #   ./launch.sh run MODULE [ARGS]  python -m MODULE inside the environment,
 #                                  e.g. ./launch.sh run experiments.seeds --help
 #   ./launch.sh slurm --sweep=FILE --study_dir=DIR [--partition=P --time=HH:MM:SS
@@ -19,12 +32,14 @@
 #                                  would install for it; install nothing
 #
 # Environment: PYTHON=/path/to/python3.12 to choose the interpreter;
-# VENV=dir to put the environment elsewhere (default .venv);
+# VENV=dir to put the environment elsewhere (default .venv; PREPARE_VENV
+# for .venv-prepare);
 # ACCEL=cuda12|cuda13|tpu|cpu to choose the accelerator (default: found from
 # nvidia-smi's CUDA version or a TPU's /dev/accel0, else cpu); setup installs
 # jax's plugin for it (lib/accelerator/requirements-ACCEL.txt), and a run that
 # asked for an accelerator but got the CPU stops (exit 2).
 set -euo pipefail
+CALLER_DIR=$PWD  # prepare's relative paths are the caller's.
 cd "$(dirname "${BASH_SOURCE[0]}")"
 VENV=${VENV:-.venv}
 
@@ -74,7 +89,7 @@ requirement_files() {
 }
 
 setup() {
-  local stamp="$VENV/.requirements.sha256" want files
+  local want files
   files=$(requirement_files)
   want=$(cat $files | sha256sum | cut -d' ' -f1)
   [ "$ACCEL" = cpu ] || want="$want $ACCEL"
@@ -89,25 +104,84 @@ setup() {
     done
     return
   fi
-  if [ -x "$VENV/bin/python" ] && is_py312 "$VENV/bin/python" && \
-     [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-    return
+  ensure_venv "$VENV" "$want" "(ACCEL=$ACCEL)" $files
+}
+
+# Makes virtual environment $1 hold the requirement files $4...: once, and
+# again only when the stamp $2 (their hash) changes; $3 is said with each.
+ensure_venv() {
+  local venv=$1 want=$2 what=$3 lock=''; shift 3
+  local stamp="$venv/.requirements.sha256"
+  venv_ready() {
+    [ -x "$venv/bin/python" ] && is_py312 "$venv/bin/python" && \
+      [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]
+  }
+  venv_ready && return
+  # One install at a time (two launches at once, pytest -n): the others
+  # wait for it and then find the stamp.
+  if command -v flock >/dev/null; then
+    local lock; exec {lock}>"$venv.lock"; flock "$lock"
+    venv_ready && { exec {lock}>&-; return; }
   fi
   local py; py=$(find_python)
-  echo "setting up $VENV with $("$py" --version) ..." >&2
-  "$py" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  echo "setting up $venv with $("$py" --version) ..." >&2
+  "$py" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --upgrade pip
   local f
-  for f in $files; do
-    echo "installing $f (ACCEL=$ACCEL) ..." >&2
-    "$VENV/bin/python" -m pip install --quiet -r "$f"
+  for f in "$@"; do
+    echo "installing $f $what ..." >&2
+    "$venv/bin/python" -m pip install --quiet -r "$f"
   done
   echo "$want" > "$stamp"  # Written last: an interrupted install is redone.
+  [ -z "${lock:-}" ] || exec {lock}>&-  # Not held by what runs next.
+}
+
+# The prepare step's own environment: TensorFlow and TFDS's builders
+# (lib/data/requirements-prepare.txt), kept out of the training one.
+PREPARE_VENV=${PREPARE_VENV:-.venv-prepare}
+PREPARE_REQUIREMENTS=lib/data/requirements-prepare.txt
+PREPARE_USAGE="./launch.sh prepare NAME [--data_dir=DIR] [--manual_dir=DIR] [--download_dir=DIR]"
+
+setup_prepare() {
+  local want; want=$(sha256sum < "$PREPARE_REQUIREMENTS" | cut -d' ' -f1)
+  ensure_venv "$PREPARE_VENV" "$want" "(TensorFlow, for preparing datasets)" "$PREPARE_REQUIREMENTS"
+}
+
+# prepare's arguments, checked before any environment is built.
+check_prepare_args() {
+  local name='' a
+  for a in "$@"; do
+    case "$a" in
+      --data_dir=?*|--manual_dir=?*|--download_dir=?*) ;;
+      -*) die "prepare: unknown or empty flag '$a' (flags take '=': --data_dir=DIR); usage: $PREPARE_USAGE" ;;
+      *) [ -z "$name" ] || die "prepare takes one dataset name, got '$name' and '$a'; usage: $PREPARE_USAGE"
+         name=$a ;;
+    esac
+  done
+  [ -n "$name" ] || die "prepare needs a TFDS dataset name (e.g. mnist, cifar10:3.0.2); usage: $PREPARE_USAGE"
 }
 
 cmd=${1:-train}; shift || true
 case "$cmd" in
-  setup) setup "$@" ;;
+  setup)
+    if [ "${1:-}" = --prepare ]; then setup_prepare; else setup "$@"; fi ;;
+  prepare)
+    check_prepare_args "$@"
+    args=()
+    for a in "$@"; do
+      case "$a" in
+        --*=/*|--*=~*) args+=("$a") ;;  # lib.data.prepare expands '~'.
+        --*=*) args+=("${a%%=*}=$CALLER_DIR/${a#*=}") ;;
+        *) args+=("$a") ;;
+      esac
+    done
+    set -- "${args[@]}"
+    setup
+    setup_prepare
+    # TFDS's builder writes the dataset (with TensorFlow), then our reader,
+    # in the training environment, opens what it wrote.
+    "$PREPARE_VENV/bin/python" -m lib.data.prepare "$@"
+    exec "$VENV/bin/python" -m lib.data.prepare --verify "$@" ;;
   train)
     setup
     args=("$@")
@@ -135,5 +209,5 @@ case "$cmd" in
     jobid=$(sbatch --parsable "$script") || die "sbatch $script failed"
     echo "submitted $script as job ${jobid%%;*}" >&2
     echo "${jobid%%;*}" ;;
-  *) die "unknown command '$cmd'; use one of: train, test, setup, run, slurm" ;;
+  *) die "unknown command '$cmd'; use one of: train, test, setup, prepare, run, slurm" ;;
 esac

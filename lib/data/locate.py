@@ -184,6 +184,7 @@ def _registered(name: str) -> bool:
 
 
 def _how_to_prepare(first: str, data_dir: str) -> str:
-  return (f'on a machine with internet and TensorFlow run `tfds build {first} '
-          f'--data_dir=DIR --file_format=array_record`, copy DIR/{first} into '
-          f'{data_dir}, or set --config.data.data_dir')
+  return (f'on a machine with internet run `./launch.sh prepare {first} '
+          f'--data_dir={shlex.quote(data_dir)}` (TFDS builds it there as '
+          f'array_record; elsewhere, copy DATA_DIR/{first} into {data_dir}), '
+          f'or set --config.data.data_dir')
