@@ -14,7 +14,6 @@ import math
 import re
 
 import numpy as np
-from sklearn import model_selection
 
 from lib import errors
 
@@ -63,6 +62,9 @@ def indices(n: int, fraction: float, labels: np.ndarray | None
     raise errors.UserError(
         f'data.validation_fraction={fraction} holds out {n_val} of {n} '
         'training examples; choose a fraction that leaves some on both sides')
+  # Here, not at the top: lib/data/catalog imports this module, and the
+  # prepare environment (lib/data/prepare.py) has no scikit-learn.
+  from sklearn import model_selection  # pylint: disable=g-import-not-at-top
   everything = np.arange(n)
   try:
     train, val = model_selection.train_test_split(
