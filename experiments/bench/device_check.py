@@ -6,6 +6,10 @@ it first meets a GPU.
   python -m experiments.bench.device_check --out=$OUT            # the GPU check
   python -m experiments.bench.device_check --quick --out=/tmp/dc   # CPU rehearsal
 
+On the borrowed GPU machine the packages it lacks come as carried wheels
+(experiments/bench/device_wheels.sh, device_install.sh; README "GPUs and
+TPUs"); without them this stops at once with one `error:` line (exit 2).
+
 Sections (--sections to choose):
   tests      the fast test suite (-m "not slow") on this machine
   gradients  the whole-model gradient check (tests/whole_model_gradients.py):
@@ -19,10 +23,13 @@ Sections (--sections to choose):
   resume     a short digits run, interrupted after a checkpoint and resumed:
              its final parameters against an unbroken run's
 """
+import importlib
+import importlib.metadata
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 from absl import flags
@@ -41,6 +48,39 @@ BF16_PEAK_FLOPS = {'H200': 989e12, 'H100': 989e12, 'A100': 312e12, 'L40S': 362e1
                    'TPU v5 lite': 197e12, 'TPU v4': 275e12}
 
 
+# What the sections import beyond absl and jax: the borrowed GPU machine has
+# the first four, the others only from the carried wheels.
+REQUIRED_MODULES = ('flax', 'optax', 'orbax.checkpoint', 'sklearn', 'grain',
+                    'tensorflow_datasets', 'array_record', 'ml_collections',
+                    'tensorboardX', 'mlxtend', 'portpicker')
+# Recorded in the report: the GPU machine's own versions are not ours.
+VERSIONS_OF = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'numpy', 'protobuf',
+               'grain', 'tensorflow-datasets', 'pytest')
+
+
+def missing_modules() -> list[str]:
+  """`module (why)` for each of REQUIRED_MODULES that does not import."""
+  missing = []
+  for module in REQUIRED_MODULES:
+    try:
+      importlib.import_module(module)
+    except Exception as e:  # pylint: disable=broad-except
+      # Not only ImportError: a protobuf too old for a package's generated code.
+      why = (str(e).strip().splitlines() or [''])[0][:200]
+      missing.append(f'{module} ({type(e).__name__}: {why})')
+  return missing
+
+
+def versions() -> dict:
+  out = {}
+  for name in VERSIONS_OF:
+    try:
+      out[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+      out[name] = None
+  return out
+
+
 def _python(*args: str, timeout: float, tail: int = 1500) -> dict:
   """Runs `python args` from the repo root: exit status, seconds, output tail."""
   start = time.perf_counter()
@@ -56,12 +96,13 @@ def _python(*args: str, timeout: float, tail: int = 1500) -> dict:
 
 
 def tests_section(quick: bool) -> dict:
-  args = ['-m', 'pytest', '-q', '-m', 'not slow', '-x', '-p', 'no:cacheprovider']
+  # Not -x: one failure on a new backend should not hide the others.
+  args = ['-m', 'pytest', '-q', '-m', 'not slow', '-p', 'no:cacheprovider', '--tb=line']
   if quick:
     args.append('tests/test_accelerator.py')
   else:
     args.append('tests')
-  return _python(*args, timeout=240 if not quick else 120)
+  return _python(*args, timeout=240 if not quick else 120, tail=6000)
 
 
 def gradients_section(quick: bool) -> dict:
@@ -159,15 +200,31 @@ def _markdown(report: dict) -> str:
 
 def main(argv):
   del argv
-  from lib import accelerator, errors, xla_cpu  # pylint: disable=g-import-not-at-top
+  from lib import errors  # pylint: disable=g-import-not-at-top
+  missing = missing_modules()
+  if missing:
+    raise errors.UserError(
+        f'cannot import {"; ".join(missing)}: on a machine without them, make the wheels '
+        'where PyPI answers (experiments/bench/device_wheels.sh), carry .whl and start '
+        'with `bash experiments/bench/device_install.sh && PYTHONPATH=/tmp/site ...` '
+        '(README, "GPUs and TPUs")')
+  # Sections start JAX processes of their own (tests, gradients, seeds,
+  # resume) beside this one: with JAX's default (75% of the GPU's memory
+  # taken at start-up) the second process to start would find too little.
+  os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')
+  from lib import accelerator, xla_cpu  # pylint: disable=g-import-not-at-top
   from lib.data import catalog  # pylint: disable=g-import-not-at-top
   xla_cpu.prepare_for('float32')
   os.makedirs(_OUT.value, exist_ok=True)
-  scratch = os.path.join(_OUT.value, 'scratch')
+  # Not under --out: a check stopped at the device's time limit would leave
+  # its files there, and only 8 files come back from the device's $OUT.
+  scratch = tempfile.mkdtemp(prefix='device_check_')
   data_dir = os.path.join(scratch, 'data')
   catalog.prepare_embedded('digits', data_dir)
   report = {'date': time.strftime('%Y-%m-%d %H:%M:%S %Z'), 'backend': accelerator.describe(),
-            'quick': _QUICK.value, 'sections': {}}
+            'quick': _QUICK.value, 'python': sys.executable, 'versions': versions(),
+            'XLA_PYTHON_CLIENT_PREALLOCATE': os.environ['XLA_PYTHON_CLIENT_PREALLOCATE'],
+            'sections': {}}
   sections = {
       'tests': lambda: tests_section(_QUICK.value),
       'gradients': lambda: gradients_section(_QUICK.value),
