@@ -240,6 +240,8 @@ def test_device_check_rehearses_on_cpu(tmp_path):
   report = json.loads((tmp_path / 'device_check.json').read_text())
   assert report['backend'].startswith('backend cpu')
   assert all(c['settings'] for c in report['sections']['gradients']['checks'])
+  assert report['sections']['gradients']['failures'] == []
+  assert report['versions']['jax'] == jax.__version__
   resume = report['sections']['resume']
   assert resume['resumed_from_checkpoint'] and resume['max_abs_param_difference'] == 0.0
   assert (tmp_path / 'device_check.md').exists()

@@ -10,10 +10,12 @@ On the borrowed GPU machine the packages it lacks come as carried wheels
 (experiments/bench/device_wheels.sh, device_install.sh; README "GPUs and
 TPUs"); without them this stops at once with one `error:` line (exit 2).
 
-Sections (--sections to choose):
+Sections (--sections to choose and order; by default tests run last):
   tests      the fast test suite (-m "not slow") on this machine
   gradients  the whole-model gradient check (tests/whole_model_gradients.py):
-             our rewrites against JAX's autodiff, jit, float64 and float32
+             our rewrites against JAX's autodiff, jit, float64 and float32, on
+             the models of tests/test_whole_model_gradients.py and judged by
+             its tolerances ('failures'; the tests section leaves it out)
   steps      train-step throughput of the CNN, ResNet-20 (batch 512) and
              ResNet-50 (224x224, bfloat16, the largest batch up to 256 that
              fits), CPU gradient rewrites off and on: images/s and the
@@ -38,8 +40,13 @@ from experiments import cli
 
 _OUT = flags.DEFINE_string('out', None, 'Directory for device_check.{json,md}.')
 _QUICK = flags.DEFINE_bool('quick', False, 'Tiny sizes everywhere (a CPU rehearsal).')
-_SECTIONS = flags.DEFINE_list('sections', ['tests', 'gradients', 'steps', 'seeds', 'resume'],
-                              'Which sections to run.')
+# The measurements first, the test suite (the longest, least bounded) last,
+# so that --max_seconds cuts the suite rather than the figures.
+_SECTIONS = flags.DEFINE_list('sections', ['gradients', 'steps', 'seeds', 'resume', 'tests'],
+                              'Which sections to run, in this order.')
+_MAX_SECONDS = flags.DEFINE_float(
+    'max_seconds', 480, 'Time for all sections: each waits at most what is left, and '
+    'those with none left are skipped (a borrowed device is lent by the minute).')
 flags.mark_flags_as_required(['out'])
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -81,9 +88,20 @@ def versions() -> dict:
   return out
 
 
+# The gradients section runs this test's check (with its tolerances), so the
+# tests section leaves it out rather than spend the time twice.
+GRADIENT_TEST = 'tests/test_whole_model_gradients.py::test_small_models_and_resnet18_at_imagenet_size'
+_deadline = float('inf')  # time.perf_counter() when --max_seconds is spent.
+
+
+def _left() -> float:
+  return _deadline - time.perf_counter()
+
+
 def _python(*args: str, timeout: float, tail: int = 1500) -> dict:
   """Runs `python args` from the repo root: exit status, seconds, output tail."""
   start = time.perf_counter()
+  timeout = max(1.0, min(timeout, _left()))
   try:
     proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout)
@@ -100,18 +118,20 @@ def tests_section(quick: bool) -> dict:
   args = ['-m', 'pytest', '-q', '-m', 'not slow', '-p', 'no:cacheprovider', '--tb=line']
   if quick:
     args.append('tests/test_accelerator.py')
-  else:
-    args.append('tests')
+  else:  # The gradients section runs this test's check, with its verdict.
+    args += ['tests', '--deselect', GRADIENT_TEST]
   return _python(*args, timeout=240 if not quick else 120, tail=6000)
 
 
 def gradients_section(quick: bool) -> dict:
-  specs = ['cnn', 'lenet5'] if quick else ['cnn', 'lenet5', 'resnet20', 'resnet18@224']
+  from tests import test_whole_model_gradients as test  # pylint: disable=g-import-not-at-top
+  specs = ['cnn', 'lenet5'] if quick else test.FAST
   result = _python('-m', 'tests.whole_model_gradients', f'--models={",".join(specs)}',
                    '--rewrites=auto,on', timeout=300, tail=10**7)
   if result['rc'] == 0:  # Its JSON line, among any warnings.
     line = next(l for l in reversed(result['tail'].splitlines()) if l.startswith('[{'))
     result['checks'] = json.loads(line)
+    result['failures'] = test._failures(result['checks'])  # pylint: disable=protected-access
     result['tail'] = ''
   return result
 
@@ -129,6 +149,9 @@ def steps_section(quick: bool) -> dict:
   rows = []
   for name, batches, dtype in plan:
     for rewrites in ('off', 'on'):
+      if _left() <= 0:
+        rows.append({'model': name, 'rewrites': rewrites, 'skipped': 'out of time'})
+        continue
       for batch in batches:  # The first batch that fits.
         try:
           step = jax_steps.build(cases.CASES[name], batch,
@@ -200,6 +223,8 @@ def _markdown(report: dict) -> str:
 
 def main(argv):
   del argv
+  global _deadline
+  _deadline = time.perf_counter() + _MAX_SECONDS.value
   from lib import errors  # pylint: disable=g-import-not-at-top
   missing = missing_modules()
   if missing:
@@ -238,7 +263,9 @@ def main(argv):
   for name in _SECTIONS.value:
     start = time.perf_counter()
     try:
-      report['sections'][name] = sections[name]()
+      report['sections'][name] = (
+          sections[name]() if _left() > 0 else
+          {'skipped': f'out of time (--max_seconds={_MAX_SECONDS.value:g})'})
     except Exception as e:  # pylint: disable=broad-except
       report['sections'][name] = {'error': f'{type(e).__name__}: {e}'[:2000]}
     report['sections'][name]['section_seconds'] = round(time.perf_counter() - start, 1)
