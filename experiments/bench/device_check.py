@@ -61,8 +61,9 @@ REQUIRED_MODULES = ('flax', 'optax', 'orbax.checkpoint', 'sklearn', 'grain',
                     'tensorflow_datasets', 'array_record', 'ml_collections',
                     'tensorboardX', 'mlxtend', 'portpicker')
 # Recorded in the report: the GPU machine's own versions are not ours.
-VERSIONS_OF = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'numpy', 'protobuf',
-               'grain', 'tensorflow-datasets', 'pytest')
+VERSIONS_OF = ('jax', 'jaxlib', 'jax-cuda13-plugin', 'jax-cuda12-plugin', 'flax', 'optax',
+               'orbax-checkpoint', 'numpy', 'protobuf', 'grain', 'tensorflow-datasets',
+               'pytest')
 
 
 def missing_modules() -> list[str]:
