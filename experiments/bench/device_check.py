@@ -42,7 +42,8 @@ _OUT = flags.DEFINE_string('out', None, 'Directory for device_check.{json,md}.')
 _QUICK = flags.DEFINE_bool('quick', False, 'Tiny sizes everywhere (a CPU rehearsal).')
 # The measurements first, the test suite (the longest, least bounded) last,
 # so that --max_seconds cuts the suite rather than the figures.
-_SECTIONS = flags.DEFINE_list('sections', ['gradients', 'steps', 'seeds', 'resume', 'tests'],
+SECTIONS = ('gradients', 'steps', 'seeds', 'resume', 'tests')
+_SECTIONS = flags.DEFINE_list('sections', list(SECTIONS),
                               'Which sections to run, in this order.')
 _MAX_SECONDS = flags.DEFINE_float(
     'max_seconds', 480, 'Time for all sections: each waits at most what is left, and '
@@ -234,6 +235,9 @@ def main(argv):
         'where PyPI answers (experiments/bench/device_wheels.sh), carry .whl and start '
         'with `bash experiments/bench/device_install.sh && PYTHONPATH=/tmp/site ...` '
         '(README, "GPUs and TPUs")')
+  for name in _SECTIONS.value:
+    if name not in SECTIONS:
+      raise errors.UserError(f'unknown section {name!r}; use {", ".join(SECTIONS)}')
   # Sections start JAX processes of their own (tests, gradients, seeds,
   # resume) beside this one: with JAX's default (75% of the GPU's memory
   # taken at start-up) the second process to start would find too little.
@@ -259,9 +263,6 @@ def main(argv):
       'resume': lambda: resume_section(_QUICK.value, scratch, data_dir),
   }
   for name in _SECTIONS.value:
-    if name not in sections:
-      raise errors.UserError(f'unknown section {name!r}; use {", ".join(sections)}')
-  for name in _SECTIONS.value:
     start = time.perf_counter()
     try:
       report['sections'][name] = (
@@ -272,7 +273,9 @@ def main(argv):
     report['sections'][name]['section_seconds'] = round(time.perf_counter() - start, 1)
     with open(os.path.join(_OUT.value, 'device_check.json'), 'w') as f:
       json.dump(report, f, indent=1, default=str)  # After each: a timeout keeps the rest.
-    print(f'{name}: done in {report["sections"][name]["section_seconds"]} s', flush=True)
+    done = report['sections'][name]
+    print(f'{name}: ' + ('skipped, out of time' if 'skipped' in done else
+                         f'done in {done["section_seconds"]} s'), flush=True)
   subprocess.run(['rm', '-rf', scratch], check=False)
   with open(os.path.join(_OUT.value, 'device_check.md'), 'w') as f:
     f.write(_markdown(report))
