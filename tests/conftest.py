@@ -35,6 +35,12 @@ def data_dir(tmp_path_factory) -> str:
   return path
 
 
+def pythonpath(*paths: str) -> str:
+  """`paths` first, then the PYTHONPATH this process has: on the GPU machine
+  the carried wheels come through PYTHONPATH (experiments/bench/device_install.sh)."""
+  return os.pathsep.join([*paths, *filter(None, [os.environ.get('PYTHONPATH')])])
+
+
 def run_module(module: str, *args: str, devices: int = 1, env: dict | None = None,
                timeout: float = 300, **popen) -> subprocess.CompletedProcess:
   """Runs `python -m module args` from the repo root with N forced CPU devices."""

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from lib import flops
-from tests.conftest import ROOT, run_module
+from tests.conftest import ROOT, pythonpath, run_module
 
 HAS_TORCH = importlib.util.find_spec('torch') is not None
 
@@ -215,6 +215,21 @@ def test_studies_bench_refuses_bad_input_in_one_line(tmp_path):
     assert expected in proc.stderr
 
 
+def test_device_check_names_a_missing_package_and_the_wheel_recipe(tmp_path):
+  """The GPU machine without the carried wheels: one line, exit 2, nothing written."""
+  hidden = tmp_path / 'path' / 'grain'  # Stands for a machine without grain.
+  hidden.mkdir(parents=True)
+  (hidden / '__init__.py').write_text('raise ModuleNotFoundError("No module named \'grain\'")\n')
+  proc = run_module('experiments.bench.device_check', f'--out={tmp_path / "out"}',
+                    env={'PYTHONPATH': pythonpath(str(tmp_path / 'path'))})
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  [line] = proc.stderr.strip().splitlines()
+  assert line.startswith("error: cannot import grain (ModuleNotFoundError: No module named "
+                         "'grain')"), line
+  assert 'experiments/bench/device_wheels.sh' in line
+  assert not (tmp_path / 'out').exists()
+
+
 @pytest.mark.slow
 def test_device_check_rehearses_on_cpu(tmp_path):
   """The GPU check must work the first time it meets a GPU: its sections run
@@ -225,6 +240,8 @@ def test_device_check_rehearses_on_cpu(tmp_path):
   report = json.loads((tmp_path / 'device_check.json').read_text())
   assert report['backend'].startswith('backend cpu')
   assert all(c['settings'] for c in report['sections']['gradients']['checks'])
+  assert report['sections']['gradients']['failures'] == []
+  assert report['versions']['jax'] == jax.__version__
   resume = report['sections']['resume']
   assert resume['resumed_from_checkpoint'] and resume['max_abs_param_difference'] == 0.0
   assert (tmp_path / 'device_check.md').exists()

@@ -172,11 +172,11 @@ def test_a_truncated_shard(data_dir):
 
 
 def _train(data_dir: str, workdir, *flags: str):
-  from tests.conftest import run_module  # pylint: disable=g-import-not-at-top
+  from tests.conftest import pythonpath, run_module  # pylint: disable=g-import-not-at-top
   return run_module(
       'experiments.train', '--config=configs/mnist_lenet5.py:runlocal',
       f'--workdir={workdir}', f'--config.data.data_dir={data_dir}', *flags,
-      env={'PYTHONPATH': os.path.join(os.path.dirname(__file__), 'no_network')})
+      env={'PYTHONPATH': pythonpath(os.path.join(os.path.dirname(__file__), 'no_network'))})
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from tests.conftest import run_module
+from tests.conftest import pythonpath, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ def test_bad_input_is_one_line_and_writes_nothing(data_dir, tmp_path, flag, mess
       'experiments.train', '--config=configs/digits_cnn.py',
       f'--workdir={workdir}', f'--config.data.data_dir={data_dir}', flag,
       # No network: a connection attempt would fail loudly, not hang.
-      env={'PYTHONPATH': os.path.join(os.path.dirname(__file__), 'no_network')})
+      env={'PYTHONPATH': pythonpath(os.path.join(os.path.dirname(__file__), 'no_network'))})
   assert proc.returncode == 2
   lines = proc.stderr.strip().splitlines()
   assert len(lines) == 1 and lines[0].startswith('error: '), proc.stderr[-2000:]
@@ -37,7 +37,7 @@ def test_missing_dataset_never_touches_the_network(tmp_path):
       'experiments.train', '--config=configs/digits_cnn.py',
       f'--workdir={tmp_path / "run"}', f'--config.data.data_dir={tmp_path}',
       '--config.data.name=cifar10',
-      env={'PYTHONPATH': os.path.join(os.path.dirname(__file__), 'no_network')})
+      env={'PYTHONPATH': pythonpath(os.path.join(os.path.dirname(__file__), 'no_network'))})
   assert proc.returncode == 2
   assert 'NETWORK ACCESS ATTEMPTED' not in proc.stderr + proc.stdout
   assert proc.stderr.startswith("error: dataset 'cifar10' is not prepared")

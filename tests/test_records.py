@@ -16,7 +16,7 @@ from absl import flags
 
 from configs import digits_cnn
 from lib import checkpointing, errors, metrics_writer, multi_seed, preemption, run_lock, trainer
-from tests.conftest import ROOT
+from tests.conftest import ROOT, pythonpath
 
 
 def _config(data_dir, **train):
@@ -52,7 +52,7 @@ def test_an_empty_workdir_is_refused(tmp_path):
   proc = subprocess.run(
       [sys.executable, '-m', 'experiments.train',
        f'--config={ROOT}/configs/digits_cnn.py', '--workdir='],
-      cwd=str(tmp_path), env={**os.environ, 'PYTHONPATH': ROOT,
+      cwd=str(tmp_path), env={**os.environ, 'PYTHONPATH': pythonpath(ROOT),
                               'JAX_PLATFORMS': 'cpu'},
       capture_output=True, text=True, timeout=120)
   assert proc.returncode == 2
@@ -320,7 +320,7 @@ def test_writing_metrics_never_imports_pytorch(tmp_path):
   code = ('from lib import metrics_writer; '
           f'metrics_writer.MetricWriter({str(tmp_path / "run")!r}).close()')
   subprocess.run([sys.executable, '-c', code], cwd=ROOT, check=True, timeout=120,
-                 env={**os.environ, 'PYTHONPATH': f'{tmp_path / "path"}:{ROOT}'})
+                 env={**os.environ, 'PYTHONPATH': pythonpath(str(tmp_path / 'path'), ROOT)})
   assert (tmp_path / 'run' / 'tensorboard').is_dir()
   assert not marker.exists()
 
