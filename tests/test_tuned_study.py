@@ -174,6 +174,7 @@ def test_stacked_rates_match_one_after_another(data_dir, tmp_path):
   assert os.path.isdir(tmp_path / 'g' / 'checkpoints' / 'seed=0,0,lr=0.5,2')
 
 
+@pytest.mark.slow  # Two real study processes, one killed.
 def test_a_killed_tuned_study_resumes_without_losing_or_repeating_runs(data_dir, tmp_path):
   sweep = _sweep_file(tmp_path, data_dir)
   study_dir = str(tmp_path / 'study')
