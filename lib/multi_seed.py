@@ -30,6 +30,7 @@ since a program holds its split in device memory.
 Every seed gets its own workdir with config.json, metrics.jsonl and
 results.json, as an ordinary run.
 """
+import hashlib
 import json
 import os
 
@@ -122,6 +123,8 @@ def train_and_evaluate(configs: list[ml_collections.ConfigDict],
     name = 'seed=' + ','.join(str(c.seed) for c in chunk)
     if len({c.optimizer.learning_rate for c in configs}) > 1:  # Names apart.
       name += ',lr=' + ','.join(f'{c.optimizer.learning_rate:g}' for c in chunk)
+    if len(name) > 120:  # A tuned arm's many runs: a file name has 255 bytes.
+      name = f'{len(chunk)}-runs-{hashlib.sha256(name.encode()).hexdigest()[:16]}'
     results += trainer.train(program, chunk, dirs,
                              os.path.join(group_dir, 'checkpoints', name),
                              evaluate_train_split)

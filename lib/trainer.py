@@ -339,6 +339,8 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   seed_arg = jnp.asarray(seeds, jnp.int32) if program.stacked else seeds[0]
 
   # --- init and resume ---------------------------------------------------
+  for c in configs:  # The program checked its own config; each seed's rate may differ.
+    _check_values(c)
   lrs = [float(c.optimizer.learning_rate) for c in configs]
   state = program.init(seed_arg, jnp.asarray(lrs, jnp.float32) if program.stacked
                        else lrs[0])
@@ -351,6 +353,9 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   # A program serves every seed of its config: the order is this seed's.
   data_iter = None if program.device else run.data.with_seed(seeds[0]).train_iterator()
   start, state = ckpt.restore_latest(state, data_iter)  # UserError if misfit.
+  if start:  # The saved rate is the old config's; a changed one (allowed above) applies.
+    state = state.replace(opt_state=optim.with_learning_rate(
+        state.opt_state, jnp.asarray(lrs, jnp.float32) if program.stacked else lrs[0]))
   if start:
     which = f'{len(seeds)} seed(s) ' if program.stacked else ''
     progress.say(f'resumed {which}from the checkpoint at step {start}')

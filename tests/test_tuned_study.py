@@ -233,3 +233,19 @@ def test_a_checkpoint_saved_before_the_rate_moved_into_the_state_resumes_exactly
   resumed = trainer.train_and_evaluate(config, str(old))
   for key in ('test_loss', 'test_accuracy', 'validation_loss'):
     assert resumed[key] == unbroken[key], key
+
+
+def test_a_resume_with_a_changed_rate_trains_at_the_new_one(data_dir, tmp_path):
+  """The rate is in the saved optimizer state; --allow_config_change to
+  another rate must train on at that rate, not the saved one."""
+  from lib import checkpointing  # pylint: disable=g-import-not-at-top
+  first = _logreg(data_dir, 0.05)
+  first.train.num_epochs = 1.0
+  workdir = str(tmp_path / 'run')
+  trainer.train_and_evaluate(first, workdir)
+  second = _logreg(data_dir, 0.5)
+  second.train.num_epochs = 2.0
+  trainer.train_and_evaluate(second, workdir, allow_config_change=True)
+  saved = checkpointing.load_state(os.path.join(workdir, 'checkpoints'))
+  rate = saved['opt_state']['hyperparams']['learning_rate']
+  assert float(np.asarray(rate)) == pytest.approx(0.5)

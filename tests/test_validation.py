@@ -74,7 +74,9 @@ def test_tfds_split_strings_choose_validation_data(data_dir):
     ({'validation_fraction': 1.5}, 'must be in [0, 1)'),
     ({'validation_fraction': 0.1, 'validation_split': 'test'}, 'set one of them'),
     ({'validation_split': 'validaton'}, "no split 'validaton'"),
-    ({'validation_split': 'train[90%'}, "split 'train[90%'"),
+    ({'train_split': 'train[:90%]', 'validation_split': 'train[90%'}, "split 'train[90%'"),
+    ({'validation_split': 'test'}, 'reads the test split'),
+    ({'validation_split': 'train[90%:]'}, 'read the same examples'),
 ])
 def test_bad_validation_settings_are_one_line(data_dir, data, words):
   with pytest.raises(errors.UserError, match=None) as e:

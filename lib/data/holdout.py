@@ -40,6 +40,20 @@ def check(data_config) -> None:
     raise errors.UserError(
         f"data.validation_fraction={fraction_} and data.validation_split="
         f"{split_!r} both choose validation data; set one of them")
+  if not split_:
+    return
+  bases = set(base_splits(split_))
+  if bases & set(base_splits(data_config.eval_split)):
+    raise errors.UserError(
+        f'data.validation_split={split_!r} reads the test split '
+        f'({data_config.eval_split!r}): choosing on it is choosing on the test set; '
+        'hold out part of the training split instead')
+  train = data_config.train_split
+  if bases & set(base_splits(train)) and ('[' not in split_ or '[' not in train):
+    raise errors.UserError(
+        f'data.validation_split={split_!r} and data.train_split={train!r} read the '
+        "same examples; slice them apart (e.g. train_split='train[:90%]', "
+        "validation_split='train[90%:]') or use data.validation_fraction")
 
 
 def enabled(data_config) -> bool:

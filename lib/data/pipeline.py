@@ -283,15 +283,14 @@ class Data:
 
   def split_arrays(self, role: str) -> dict[str, np.ndarray]:
     """A role's whole split as uint8 images and int32 labels (no
-    augmentation); `role` as in `source` (a split name other than the
-    training split's means the test split, as before roles)."""
+    augmentation); `role` as in `source`."""
     if self.config.augment != 'none':
       raise errors.UserError(
           "data.pipeline='device' does not augment; set "
           "--config.data.pipeline=grain or --config.data.augment=none")
-    if role == self.config.train_split:
-      role = 'train'
-    if role not in ('train', 'validation'):
+    if role not in ('train', 'validation', 'test', 'eval'):
+      raise ValueError(f'unknown role {role!r}: train, validation or test')
+    if role in ('test', 'eval'):
       arrays = self._decoded(self.config.eval_split, self.eval_source)
     elif role == 'validation' and holdout.split(self.config):
       arrays = self._decoded(holdout.split(self.config), self.validation_source)

@@ -30,8 +30,8 @@ RANDOM = ('decision tree',)
 
 def load_splits(data_config: dict, batch_size: int):
   data = pipeline.Data(ml_collections.ConfigDict(data_config), batch_size, seed=0)
-  train = data.split_arrays(data_config['train_split'])
-  test = data.split_arrays(data_config['eval_split'])
+  train = data.split_arrays('train')  # Without the validation examples.
+  test = data.split_arrays('test')
   flat = lambda s: s['image'].reshape(len(s['image']), -1).astype(np.float32) / 255.0
   return (flat(train), train['label']), (flat(test), test['label']), data.spec.num_train
 

@@ -86,10 +86,12 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
     cfg = study.finished[0].config
     progress.say('fitting the scikit-learn baselines on the same splits ...')
     rows += baselines.evaluate(cfg['data'], cfg['train']['batch_size'])
-  marginals = table.marginal_rows(study, target)
   tuned = study.tuned_fields
   if tuned:  # Pooled over tuned values, the ordinary comparison means little.
     choices = tuning.choose(study, tuned)
+    at_choice = dataclasses.replace(
+        study, fields=study.arm_fields, tuned_fields=[],
+        runs=tuning.selected_runs(study, tuned, study.shared, choices)[tuning.TUNED])
     arm_rows = tuning.arm_rows(study, tuned, study.shared, choices, target)
     paired = tuning.paired_rows(study, study.arm_fields, tuned, study.shared, choices)
     more_paired = {m: tuning.paired_rows(study, study.arm_fields, tuned, study.shared,
@@ -99,11 +101,13 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
                       tuning.choices_json(choices, study.shared))
   else:
     paired = table.paired_rows(study, 'test_acc', target)
+  marginals = table.marginal_rows(at_choice if tuned else study, target)
   if tuned:  # The factor plots show each arm at its chosen value.
-    at_choice = dataclasses.replace(
-        study, fields=study.arm_fields, tuned_fields=[],
-        runs=tuning.selected_runs(study, tuned, study.shared, choices)[tuning.TUNED])
-    figures = plots.draw_all(at_choice, os.path.join(study_dir, 'plots'), study)
+    if len(tuned) == 1:
+      chosen = {a: c.value[tuned[0]] for a, c in choices.items() if c.value is not None}
+    else:
+      chosen = None
+    figures = plots.draw_all(at_choice, os.path.join(study_dir, 'plots'), study, chosen)
   else:
     figures = plots.draw_all(study, os.path.join(study_dir, 'plots'))
 
@@ -140,7 +144,8 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
          'scikit-learn on the same splits (gap = train-set minus test '
          'accuracy; only the decision tree is random).']
   if marginals:
-    md += ['', '## Each swept field, averaged over the others', '',
+    md += ['', '## Each swept field, averaged over the others' +
+           (", each arm at its chosen value" if tuned else ''), '',
            table.marginal_markdown(marginals, target)]
   if tuned:
     md += ['', f"## Tuned per arm: {', '.join(tuned)}", '',

@@ -140,9 +140,9 @@ def _save(fig, path: str) -> str:
   return path
 
 
-def tuning_curves(study: Study, path: str) -> str | None:
+def tuning_curves(study: Study, path: str, chosen: dict | None = None) -> str | None:
   """Mean validation accuracy against the tuned value, one line per arm
-  (a single numeric tuned field only); the chosen value is marked."""
+  (a single numeric tuned field only); `chosen` ({arm: value}) is marked."""
   if len(study.tuned_fields) != 1 or not study.finished:
     return None
   field = study.tuned_fields[0]
@@ -157,23 +157,26 @@ def tuning_curves(study: Study, path: str) -> str | None:
     mean = [np.mean([100 * r.results['validation_accuracy'] for r in by_value[x]])
             for x in xs]
     line, = ax.plot(xs, mean, marker='o', ms=3, lw=1, label=arm)
-    best = int(np.argmax(mean))
-    ax.plot(xs[best], mean[best], '*', ms=10, color=line.get_color())
+    if (chosen or {}).get(arm) in xs:  # lib/report/tuning.py's choice.
+      best = xs.index(chosen[arm])
+      ax.plot(xs[best], mean[best], '*', ms=10, color=line.get_color())
   ax.set_xscale('log')
   shared = study.shared.get(field)
   if shared:
     ax.axvline(shared, color='gray', ls='--', lw=1, label='shared')
   ax.set(xlabel=field, ylabel='validation accuracy (%), mean over seeds',
-         title='Each arm over the tuned values (star: best)')
+         title='Each arm over the tuned values (star: the value chosen)')
   ax.grid(alpha=0.3)
   ax.legend(fontsize=7, loc='center left', bbox_to_anchor=(1.01, 0.5))
   return _save(fig, path)
 
 
-def draw_all(study: Study, plot_dir: str, tuning_study: Study | None = None) -> list[str]:
+def draw_all(study: Study, plot_dir: str, tuning_study: Study | None = None,
+             chosen: dict | None = None) -> list[str]:
   """The plots of `study`; `tuning_study` (all runs of a tuned study, while
-  `study` holds those at each arm's chosen value) adds the tuning curves."""
-  made = [tuning_curves(tuning_study, os.path.join(plot_dir, 'tuning_curves.png'))
+  `study` holds those at each arm's chosen value, `chosen`) adds the tuning
+  curves."""
+  made = [tuning_curves(tuning_study, os.path.join(plot_dir, 'tuning_curves.png'), chosen)
           if tuning_study else None,
           learning_curves(study, os.path.join(plot_dir, 'learning_curves_activation.png')),
           dropout_curve(study, os.path.join(plot_dir, 'accuracy_vs_dropout.png')),

@@ -60,15 +60,17 @@ def steps_to_target(train_curve: dict[int, float], target: float) -> int | None:
 
 def holm(p_values: Sequence[float]) -> list[float]:
   """Holm's step-down adjusted p-values (family-wise error over all of
-  them); nan stays nan and does not count. scipy's false_discovery_control
+  them); nan stays nan. scipy's false_discovery_control
   does Benjamini-Hochberg only, so this is written out: sort, scale the
   k-th smallest by (m - k), keep it monotone, cap at 1."""
   p = np.asarray(p_values, np.float64)
   valid = np.flatnonzero(~np.isnan(p))
   adjusted = np.full(len(p), math.nan)
   running = 0.0
+  # A comparison without a p-value still counts in the family (as p = 1
+  # would: it is sorted last), so the others are not corrected too little.
   for k, i in enumerate(valid[np.argsort(p[valid])]):
-    running = max(running, min(1.0, (len(valid) - k) * p[i]))
+    running = max(running, min(1.0, (len(p) - k) * p[i]))
     adjusted[i] = running
   return adjusted.tolist()
 
@@ -79,7 +81,7 @@ def detectable_difference(diff_std: float, n: int, alpha: float = 0.05,
   pairs finds at `alpha` with probability `power`, if the differences
   spread as `diff_std`: (t(1-alpha/2) + t(power)) * s / sqrt(n), df = n-1
   (the usual approximation, ignoring non-centrality's skew)."""
-  if n < 2 or math.isnan(diff_std):
-    return math.nan
+  if n < 2 or math.isnan(diff_std) or diff_std == 0:
+    return math.nan  # No spread: the t-test (and this) says nothing.
   t = stats.t.ppf(1 - alpha / 2, n - 1) + stats.t.ppf(power, n - 1)
   return float(t * diff_std / math.sqrt(n))

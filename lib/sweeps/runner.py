@@ -87,12 +87,14 @@ def run_task(task: Task, study_dir: str, outcome: Outcome,
   # one call each, so one failing run does not mark the others failed.
   per_program = seeds_per_program if task.vmapped else 1
   stacked = per_program != 1
-  for runs in _by_group(todo) if stacked else [[r] for r in todo]:
+  # Stacked, a tuned arm's rates x seeds are one vmapped program too (the
+  # rate is a value in the state); their checkpoints in the arm's directory.
+  for runs in [todo] if stacked else [[r] for r in todo]:
     try:
       results = multi_seed.train_and_evaluate(
           [r.config for r in runs],
           [layout.run_dir(study_dir, r.name) for r in runs],
-          layout.group_dir(study_dir, runs[0].group), per_program)
+          layout.group_dir(study_dir, task.group), per_program)
     except multi_seed.Preempted:
       raise
     except Exception as e:  # pylint: disable=broad-except
@@ -101,15 +103,6 @@ def run_task(task: Task, study_dir: str, outcome: Outcome,
       continue
     for r, result in zip(runs, results):
       _record(r, result, study_dir, outcome)
-
-
-def _by_group(runs: list[RunSpec]) -> list[list[RunSpec]]:
-  """A tuned arm's runs, one list per tuned value: stacked seeds of one
-  value checkpoint in that value's group directory."""
-  groups: dict[str, list[RunSpec]] = {}
-  for r in runs:
-    groups.setdefault(r.group, []).append(r)
-  return list(groups.values())
 
 
 def run_tasks(tasks: list[Task], study_dir: str,
