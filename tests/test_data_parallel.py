@@ -36,6 +36,11 @@ def test_one_device_and_eight_devices_give_the_same_state(
     states[devices] = (state['params'], state['model_state'])
   # Dropout is on (rate 0.5) and the data is random-shifted: masks and
   # shifts must not depend on the sharding for this to hold.
-  atol = 2e-6
+  # 8-way gradient sums round differently from one device's: after 6 steps
+  # that reached 2.2e-6 on one of the CNN's 9,216 conv weights (grain
+  # pipeline, the configs' 10% validation hold-out, 2026-12-02). A
+  # sharding bug (masks, shifts or BatchNorm statistics per device) is
+  # orders of magnitude larger.
+  atol = 5e-6
   for a, b in zip(jax.tree.leaves(states[1]), jax.tree.leaves(states[8])):
     np.testing.assert_allclose(a, b, rtol=2e-5, atol=atol)
