@@ -215,17 +215,25 @@ def test_studies_bench_refuses_bad_input_in_one_line(tmp_path):
     assert expected in proc.stderr
 
 
-def test_device_check_names_a_missing_package_and_the_wheel_recipe(tmp_path):
+@pytest.mark.parametrize('hidden_module, named', [
+    ('grain', 'grain'),
+    # tensorflow_datasets imports its core lazily: a dependency it lacks
+    # (the GPU machine has wrapt; a rehearsal environment may not) must be
+    # found here, not in the middle of a section.
+    ('wrapt', 'tensorflow_datasets.core.dataset_builder')])
+def test_device_check_names_a_missing_package_and_the_wheel_recipe(
+    tmp_path, hidden_module, named):
   """The GPU machine without the carried wheels: one line, exit 2, nothing written."""
-  hidden = tmp_path / 'path' / 'grain'  # Stands for a machine without grain.
+  hidden = tmp_path / 'path' / hidden_module  # Stands for a machine without it.
   hidden.mkdir(parents=True)
-  (hidden / '__init__.py').write_text('raise ModuleNotFoundError("No module named \'grain\'")\n')
+  (hidden / '__init__.py').write_text(
+      f'raise ModuleNotFoundError("No module named {hidden_module!r}")\n')
   proc = run_module('experiments.bench.device_check', f'--out={tmp_path / "out"}',
                     env={'PYTHONPATH': pythonpath(str(tmp_path / 'path'))})
   assert proc.returncode == 2, proc.stderr[-2000:]
   [line] = proc.stderr.strip().splitlines()
-  assert line.startswith("error: cannot import grain (ModuleNotFoundError: No module named "
-                         "'grain')"), line
+  assert line.startswith(f"error: cannot import {named} (ModuleNotFoundError: No module "
+                         f"named {hidden_module!r})"), line
   assert 'experiments/bench/device_wheels.sh' in line
   assert not (tmp_path / 'out').exists()
 

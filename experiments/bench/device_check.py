@@ -28,6 +28,7 @@ Sections (--sections to choose and order; by default tests run last):
 import importlib
 import importlib.metadata
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -58,9 +59,13 @@ BF16_PEAK_FLOPS = {'H200': 989e12, 'H100': 989e12, 'A100': 312e12, 'L40S': 362e1
 
 # What the sections import beyond absl and jax: the borrowed GPU machine has
 # the first four, the others only from the carried wheels.
+# tensorflow_datasets imports its core lazily: its builder module is named
+# so that what it needs (promise -> six, wrapt) is imported here, not first
+# in the middle of a section.
 REQUIRED_MODULES = ('flax', 'optax', 'orbax.checkpoint', 'sklearn', 'grain',
-                    'tensorflow_datasets', 'array_record', 'ml_collections',
-                    'tensorboardX', 'mlxtend', 'portpicker')
+                    'tensorflow_datasets', 'tensorflow_datasets.core.dataset_builder',
+                    'array_record', 'ml_collections', 'tensorboardX', 'mlxtend',
+                    'portpicker')
 # Recorded in the report: the GPU machine's own versions are not ours.
 VERSIONS_OF = ('jax', 'jaxlib', 'jax-cuda13-plugin', 'jax-cuda12-plugin', 'flax', 'optax',
                'orbax-checkpoint', 'numpy', 'protobuf', 'grain', 'tensorflow-datasets',
@@ -70,13 +75,21 @@ VERSIONS_OF = ('jax', 'jaxlib', 'jax-cuda13-plugin', 'jax-cuda12-plugin', 'flax'
 def missing_modules() -> list[str]:
   """`module (why)` for each of REQUIRED_MODULES that does not import."""
   missing = []
-  for module in REQUIRED_MODULES:
-    try:
-      importlib.import_module(module)
-    except Exception as e:  # pylint: disable=broad-except
-      # Not only ImportError: a protobuf too old for a package's generated code.
-      why = (str(e).strip().splitlines() or [''])[0][:200]
-      missing.append(f'{module} ({type(e).__name__}: {why})')
+  # tensorflow_datasets logs a failed import's traceback before raising it;
+  # the one error line below says it.
+  absl_logger = logging.getLogger('absl')
+  level = absl_logger.level
+  absl_logger.setLevel(logging.CRITICAL)
+  try:
+    for module in REQUIRED_MODULES:
+      try:
+        importlib.import_module(module)
+      except Exception as e:  # pylint: disable=broad-except
+        # Not only ImportError: a protobuf too old for a package's generated code.
+        why = (str(e).strip().splitlines() or [''])[0][:200]
+        missing.append(f'{module} ({type(e).__name__}: {why})')
+  finally:
+    absl_logger.setLevel(level)
   return missing
 
 
