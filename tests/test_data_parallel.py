@@ -34,7 +34,10 @@ def test_one_device_and_eight_devices_give_the_same_state(
         # ('auto'), 6 grain steps on the configs' training examples (10% held
         # out) gave 1 vs 8 devices 1.2e-5 apart, exactly the distance between
         # rewrites on and off on one device (pool_first's tie routing,
-        # lib/cpu_gradients): see the note of 2026-12-02 (issue #15).
+        # lib/cpu_gradients): see the note of 2026-12-02 (issue #15). The
+        # rewrites do apply on 8 devices (their int8 window positions are in
+        # the compiled step); on and off there were 3e-8 apart, so that tie
+        # arose on one device only.
         '--config.train.fast_cpu_gradients=off',
         devices=devices)
     assert proc.returncode == 0, proc.stderr[-3000:]
