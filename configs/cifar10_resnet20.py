@@ -40,4 +40,8 @@ def get_config(arg: str | None = None):
   config.train.num_steps = 64_000
   config.train.log_every_steps = 100
   config.train.checkpoint_every_steps = 2000
+  # 10% of the training images held out (5,000, at random: the grain
+  # pipeline; He et al. chose on a 45k/5k split too): evaluations while
+  # training (and anything chosen) use them; the test split is read once.
+  config.data.validation_fraction = 0.1
   return common.apply_arg(config, arg)

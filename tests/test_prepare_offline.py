@@ -94,7 +94,7 @@ def test_mnist_prepared_by_tfds_builder_then_trained(prepare_env, downloads, tmp
   assert any('.array_record-' in f for f in files)
   assert not any('.tfrecord-' in f for f in files)
   results = train('configs/mnist_lenet5.py', data_dir, tmp_path / 'run')
-  assert results['dataset'] == 'mnist'
+  assert results['dataset'] == 'mnist' and results['chosen_on'] == 'validation'
   # Prepared already: said so, nothing rebuilt.
   assert 'prepared already' in prepare('mnist:3.0.1', data_dir)
 
@@ -104,7 +104,7 @@ def test_cifar10_prepared_by_tfds_builder_then_trained(prepare_env, downloads, t
   out = prepare('cifar10', data_dir, f'--download_dir={downloads}')
   assert 'cifar10:3.0.2 read by lib/data (test 100, train 300 examples)' in out
   results = train('configs/cifar10_resnet20.py', data_dir, tmp_path / 'run')
-  assert results['dataset'] == 'cifar10'
+  assert results['dataset'] == 'cifar10' and results['chosen_on'] == 'validation'
 
 
 def test_imagenet2012_prepared_from_a_manual_dir_of_tars_then_trained(prepare_env, tmp_path):
@@ -112,9 +112,12 @@ def test_imagenet2012_prepared_from_a_manual_dir_of_tars_then_trained(prepare_en
   upstream_files.imagenet2012_manual_dir(manual_dir)
   out = prepare('imagenet2012', data_dir, f'--manual_dir={manual_dir}')
   assert 'imagenet2012:5.1.0 read by lib/data (train 8, validation 8 examples)' in out
+  # The config's minival (train[99%:]) of 8 training images is empty: halves.
   results = train('configs/imagenet2012_resnet50.py', data_dir, tmp_path / 'run',
-                  '--config.data.image_size=64', '--config.train.batch_size=4')
-  assert results['eval_split'] == 'validation'
+                  '--config.data.image_size=64', '--config.train.batch_size=4',
+                  '--config.data.train_split=train[:50%]',
+                  '--config.data.validation_split=train[50%:]')
+  assert results['test_split'] == 'validation' and results['chosen_on'] == 'validation'
 
 
 def test_a_tfrecord_dataset_is_converted_in_place(prepare_env, downloads, tmp_path):
