@@ -77,6 +77,13 @@ def test_tfds_split_strings_choose_validation_data(data_dir):
     ({'train_split': 'train[:90%]', 'validation_split': 'train[90%'}, "split 'train[90%'"),
     ({'validation_split': 'test'}, 'reads the test split'),
     ({'validation_split': 'train[90%:]'}, 'read the same examples'),
+    # Slices that overlap, found from the ranges TFDS reads (digits' train
+    # split has 1,437 examples: 90% ends at 1293, 85% starts at 1221).
+    ({'train_split': 'train[:90%]', 'validation_split': 'train[85%:]'},
+     "share examples 1221-1292 of 'train'"),
+    # An ImageNet-style 1% minival of a small split: nothing to evaluate on.
+    ({'train_split': 'train[:1436]', 'validation_split': 'train[1437:]'},
+     "holds no examples of 'digits'"),
 ])
 def test_bad_validation_settings_are_one_line(data_dir, data, words):
   with pytest.raises(errors.UserError, match=None) as e:

@@ -56,6 +56,41 @@ def check(data_config) -> None:
         "validation_split='train[90%:]') or use data.validation_fraction")
 
 
+def check_slices(split_infos, dataset: str, validation_split: str,
+                 train_split: str) -> None:
+  """Refuses a validation slice that holds no examples, or that shares
+  examples with the training slice ('train[:99%]' with 'train[98%:]'),
+  from the ranges TFDS itself reads for them (`split_infos`: the builder's
+  info.splits). Unknown split names are left to the catalog's error."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  if not all(b in split_infos for b in base_splits(validation_split) + base_splits(train_split)):
+    return
+
+  def ranges(split):
+    try:
+      instructions = tfds.core.ReadInstruction.from_spec(split).to_absolute(split_infos)
+    except (ValueError, AssertionError):  # Malformed: the catalog says so.
+      return None
+    return [(a.splitname, a.from_ or 0,
+             split_infos[a.splitname].num_examples if a.to is None else a.to)
+            for a in instructions]
+  validation, train = ranges(validation_split), ranges(train_split)
+  if validation is None or train is None:
+    return
+  if sum(max(0, to - from_) for _, from_, to in validation) == 0:
+    raise errors.UserError(
+        f'data.validation_split={validation_split!r} holds no examples of '
+        f'{dataset!r}; take a larger slice')
+  for name, v_from, v_to in validation:
+    for other, t_from, t_to in train:
+      if name == other and max(v_from, t_from) < min(v_to, t_to):
+        raise errors.UserError(
+            f'data.validation_split={validation_split!r} and data.train_split='
+            f'{train_split!r} share examples {max(v_from, t_from)}-'
+            f'{min(v_to, t_to) - 1} of {name!r}; slice them apart (e.g. '
+            "train_split='train[:90%]', validation_split='train[90%:]')")
+
+
 def enabled(data_config) -> bool:
   return bool(fraction(data_config) or split(data_config))
 

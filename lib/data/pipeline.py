@@ -152,6 +152,8 @@ class Data:
     self.has_validation = holdout.enabled(data_config)
     n_full = len(self._full_train_source)
     if holdout.split(data_config):
+      holdout.check_slices(self.builder.info.splits, data_config.name,
+                           holdout.split(data_config), data_config.train_split)
       self.validation_source = catalog.data_source(
           self.builder, holdout.split(data_config))
       num_validation = len(self.validation_source)
