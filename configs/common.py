@@ -48,7 +48,9 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
   c.optimizer.warmup_epochs = 0.0
   c.optimizer.momentum = 0.9
   c.optimizer.weight_decay = 0.0
-  c.optimizer.step_epochs = (30, 60, 80)  # For 'step': decay x0.1 at these epochs.
+  c.optimizer.step_epochs = (30, 60, 80)  # For 'step': decay x0.1 at these epochs,
+  c.optimizer.step_at_steps = ()  # or, when given, at these steps (a recipe in
+                                  # iterations: the same whatever the epoch size).
 
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 128         # Global batch, split over all devices.

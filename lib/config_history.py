@@ -30,7 +30,8 @@ HARMLESS = frozenset({
 
 # What a run made before these fields existed trained with: resuming it with
 # a config that sets them otherwise is a change like any other.
-BEFORE_THEY_EXISTED = {'data.validation_fraction': 0.0, 'data.validation_split': ''}
+BEFORE_THEY_EXISTED = {'data.validation_fraction': 0.0, 'data.validation_split': '',
+                       'optimizer.step_at_steps': ()}
 
 
 def _flat(tree: dict, prefix: str = '') -> dict:

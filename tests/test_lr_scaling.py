@@ -62,3 +62,24 @@ def test_a_swept_batch_size_scales_each_runs_rate():
                 axes=axes.product({'train.batch_size': [64, 512]}))
   assert {r.config.optimizer.learning_rate
           for r in plan.expand(fixed, __file__)} == {0.05}
+
+
+@pytest.mark.parametrize('steps_per_epoch', [
+    351,   # 45,000 training images (the config's 10% held out), batch 128.
+    390])  # All 50,000.
+def test_cifar_resnets_decay_at_the_papers_iterations_whatever_the_epoch_size(
+    steps_per_epoch):
+  # He et al. give 32k and 48k iterations. As epochs (82 and 123) they were
+  # steps 31,980 and 47,970 at 390 steps an epoch, and 28,782 and 43,173 once
+  # 10% was held out.
+  config = load('--config=configs/cifar10_resnet56.py')
+  rate = optim.schedule(config.optimizer, total_steps=64_000,
+                        steps_per_epoch=steps_per_epoch)
+  for step, expected in ((31_999, 0.1), (32_000, 0.01), (47_999, 0.01), (48_000, 0.001)):
+    assert float(rate(step)) == pytest.approx(expected), step
+
+
+def test_step_epochs_still_count_epochs():
+  config = load(f'--config={RESNET50}')  # Decays at epochs 30 and 60.
+  rate = optim.schedule(config.optimizer, total_steps=9_000, steps_per_epoch=100)
+  assert float(rate(2_999)) == pytest.approx(0.1) and float(rate(3_000)) == pytest.approx(0.01)
