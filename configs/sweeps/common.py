@@ -4,11 +4,13 @@ base config and the settings fixed for every run of a study.
 digits: configs/digits_cnn.py (two convs per block, 32/64 features) takes
 ~10 s of compute per run on 2 CPU cores; the 90-run grid must finish in 10
 minutes, so its studies use one conv per block with 16/32 features and 30
-epochs (~2-4 s per run). Train metrics are logged once per epoch (11 steps of
-128), the resolution of "steps to reach a target training accuracy".
-mnist_5k (embedded, 4,000 training images) runs here: LeNet-5 as in
-configs/mnist5k_lenet5.py, shortened to 15 epochs (~5 s of compute per run)
-so that the 90-run grid takes minutes; metrics once per epoch (31 steps).
+epochs (~2-4 s per run). Train metrics are logged every 11 steps of 128 (an
+epoch of all 1,437 training images; 10 steps with 10% held out), the
+resolution of "steps to reach a target training accuracy".
+mnist_5k (embedded, 4,000 training images, 3,600 after the hold-out) runs
+here: LeNet-5 as in configs/mnist5k_lenet5.py, shortened to 15 epochs (~3-5 s
+per run) so that the 90-run grid takes minutes; metrics every 31 steps (an
+epoch of all 4,000; 28 steps with 10% held out).
 mnist and cifar10 are shipped as configs only (their data must be prepared,
 see lib/data/catalog.py); they keep their configs' models and schedules.
 
@@ -39,9 +41,11 @@ BASES = {
         'train.num_epochs': 15.0,
         'train.log_every_steps': 31,
     }),
-    # LeNet-5 as in the paper (tanh, mean pooling); 468 steps per epoch.
+    # LeNet-5 as in the paper (tanh, mean pooling); 421 steps per epoch
+    # (54,000 training images after the hold-out).
     'mnist': ('configs/mnist_lenet5.py', {'train.log_every_steps': 117}),
-    # A plain CNN (CIFAR ResNets have no pooling to ablate); 390 steps/epoch.
+    # A plain CNN (CIFAR ResNets have no pooling to ablate); 351 steps an
+    # epoch (45,000 training images after the hold-out).
     'cifar10': ('configs/cifar10_cnn.py', {'train.log_every_steps': 130}),
 }
 

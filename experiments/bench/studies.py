@@ -179,7 +179,7 @@ def main(argv):
   shutil.rmtree(tmp, ignore_errors=True)
 
   title = {'seeds': f'{_SEEDS.value}-seed study of a digits grid cell (relu / max / 0.5)',
-           'train': 'one default digits run (configs/digits_cnn.py, 440 steps)'}
+           'train': 'one default digits run (configs/digits_cnn.py)'}
   md = [f'Machine: {_machine()}; {time.strftime("%Y-%m-%d")}; jax {jax.__version__}, '
         f'PyTorch {torch_version} (own process and environment); medians over '
         f'{_ROUNDS.value} alternating rounds, process start to results.', '',
