@@ -81,7 +81,7 @@ def test_tfds_split_strings_choose_validation_data(data_dir):
     # split has 1,437 examples: 90% ends at 1293, 85% starts at 1221).
     ({'train_split': 'train[:90%]', 'validation_split': 'train[85%:]'},
      "share examples 1221-1292 of 'train'"),
-    # An ImageNet-style 1% minival of a small split: nothing to evaluate on.
+    # An empty slice (what a 1% minival of a tiny split gives): nothing to evaluate on.
     ({'train_split': 'train[:1436]', 'validation_split': 'train[1437:]'},
      "holds no examples of 'digits'"),
 ])

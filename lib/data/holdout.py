@@ -75,12 +75,14 @@ def check_slices(split_infos, dataset: str, validation_split: str,
              split_infos[a.splitname].num_examples if a.to is None else a.to)
             for a in instructions]
   validation, train = ranges(validation_split), ranges(train_split)
-  if validation is None or train is None:
+  if validation is None:
     return
   if sum(max(0, to - from_) for _, from_, to in validation) == 0:
     raise errors.UserError(
         f'data.validation_split={validation_split!r} holds no examples of '
         f'{dataset!r}; take a larger slice')
+  if train is None:
+    return
   for name, v_from, v_to in validation:
     for other, t_from, t_to in train:
       if name == other and max(v_from, t_from) < min(v_to, t_to):
