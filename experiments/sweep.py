@@ -4,6 +4,12 @@ r"""Runs an ablation study: every run of a sweep, each in its own directory.
       --study_dir=studies/digits_grid
   python -m experiments.sweep --sweep=... --study_dir=... --list
   python -m experiments.sweep --sweep=... --study_dir=... --task_index=3
+  python -m experiments.sweep --sweep=configs/sweeps/digits_grid.py \
+      --study_dir=studies/digits_grid_quick --seeds=2 --set=train.num_epochs=2
+
+`--seeds=N` and `--set=FIELD=VALUE` (repeatable) make a quick version of any
+study; they are recorded in STUDY/sweep.json and at the top of its report,
+and a study directory is resumed only with the flags it was started with.
 
 Finished runs (results.json) are skipped, interrupted ones resume from their
 checkpoints, and a failing run is recorded in RUN/FAILED while the others go
@@ -30,6 +36,14 @@ _STUDY_DIR = flags.DEFINE_string('study_dir', None, 'Directory of the study.')
 _TASK = flags.DEFINE_integer(
     'task_index', None, 'Run only this task (default: $SLURM_ARRAY_TASK_ID '
     'if set, else all tasks).')
+_SEEDS = flags.DEFINE_integer(
+    'seeds', None, 'Seeds per arm instead of the study\'s (its first seed '
+    'onwards), for a quick version; recorded in the plan and report.',
+    lower_bound=1)
+_SET = flags.DEFINE_multi_string(
+    'set', [], 'FIELD=VALUE: set a dotted config field in every run, on top of '
+    'the study\'s fixed settings (e.g. train.num_epochs=2); repeatable; '
+    'recorded in the plan and report.')
 _LIST = flags.DEFINE_bool('list', False, 'Print the tasks and their state; run nothing.')
 _VMAP = flags.DEFINE_bool(
     'vmap_seeds', True, 'Group runs that differ only in seed into one task '
@@ -59,7 +73,8 @@ def _task_index() -> int | None:
 
 
 def _list(study, study_dir: str) -> None:
-  from lib.sweeps import layout  # pylint: disable=g-import-not-at-top
+  from lib.sweeps import layout, shrink  # pylint: disable=g-import-not-at-top
+  shrink.check_same(layout.read_plan(study_dir), study.command_line, study_dir)
   for task in study.tasks:
     names = [r.name for r in task.runs]
     done = sum(layout.is_finished(study_dir, n) for n in names)
@@ -74,6 +89,10 @@ def _write_sbatch(study, study_dir: str) -> None:
   extra = [] if _VMAP.value else ['--novmap_seeds']
   if _PER_PROGRAM.value != -1:
     extra.append(f'--seeds_per_program={_PER_PROGRAM.value}')
+  # Every array element must build the same shrunk study.
+  if _SEEDS.value is not None:
+    extra.append(f'--seeds={_SEEDS.value}')
+  extra += [f'--set={s}' for s in _SET.value]
   text = slurm.script(
       study_dir=study_dir, sweep_path=study.sweep_path,
       num_tasks=len(study.tasks),
@@ -89,9 +108,10 @@ def _write_sbatch(study, study_dir: str) -> None:
 def main(argv):
   del argv
   from lib import accelerator, errors, multi_seed, progress, xla_cpu  # pylint: disable=g-import-not-at-top
-  from lib.sweeps import runner, study as study_lib  # pylint: disable=g-import-not-at-top
+  from lib.sweeps import runner, shrink, study as study_lib  # pylint: disable=g-import-not-at-top
   study_dir = _STUDY_DIR.value
-  study = study_lib.load(_SWEEP.value, _VMAP.value)  # Validates everything.
+  study = study_lib.load(_SWEEP.value, _VMAP.value, _SEEDS.value,
+                         shrink.parse_sets(_SET.value))  # Validates everything.
   models = {r.config.model.name for r in study.runs}
   for dtype in {r.config.train.compute_dtype for r in study.runs}:
     xla_cpu.prepare_for(dtype, models)  # Before JAX starts its backend.

@@ -60,6 +60,13 @@ def _import_file(path: str, what: str):
 
 def load(path: str) -> Sweep:
   """Imports a sweep file and returns its `get_sweep()`."""
+  if not os.path.isfile(path) and ':' in os.path.basename(path):
+    # Configs take `file.py:runlocal`; a study is shrunk by flags instead, so
+    # that what changed is recorded in its plan and report.
+    raise errors.UserError(
+        f'--sweep={path!r}: sweep files take no argument after ":"; for a quick '
+        'version of a study give --seeds=N and --set=FIELD=VALUE instead, e.g. '
+        '--seeds=2 --set=train.num_epochs=2')
   module = _import_file(path, 'sweep file')
   if not hasattr(module, 'get_sweep'):
     raise errors.UserError(f'sweep file {path!r} has no get_sweep() function')

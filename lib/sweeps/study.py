@@ -9,7 +9,7 @@ import json
 import os
 
 from lib import errors
-from lib.sweeps import layout, plan, spec
+from lib.sweeps import layout, plan, shrink, spec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,6 +19,8 @@ class Study:
   runs: list[plan.RunSpec]
   tasks: list[plan.Task]
   shared: dict = dataclasses.field(default_factory=dict)  # Tuned fields' base values.
+  # --seeds/--set given on the command line (lib/sweeps/shrink.py); {}: none.
+  command_line: dict = dataclasses.field(default_factory=dict)
 
   @property
   def tuned_fields(self) -> tuple[str, ...]:
@@ -27,6 +29,7 @@ class Study:
   def plan_dict(self) -> dict:
     return {
         'sweep': self.sweep_path,
+        shrink.PLAN_KEY: _jsonable(self.command_line),
         'config': self.sweep.config,
         'fields': list(self.sweep.axes.fields) + list(self.tuned_fields),
         'fixed': self.sweep.fixed,
@@ -38,15 +41,18 @@ class Study:
     }
 
 
-def load(sweep_path: str, vmap_seeds: bool = True) -> Study:
-  """Loads and validates a sweep file; raises UserError before any run."""
+def load(sweep_path: str, vmap_seeds: bool = True, seeds: int | None = None,
+         sets: dict | None = None) -> Study:
+  """Loads and validates a sweep file, shrunk by `seeds` and `sets` (the
+  --seeds/--set flags); raises UserError before any run."""
   sweep_path = os.path.abspath(sweep_path)
-  sweep = spec.load(sweep_path)
+  sweep = shrink.apply(spec.load(sweep_path), seeds, sets or {})
   runs = plan.expand(sweep, sweep_path)
   tasks = plan.make_tasks(runs, vmap_seeds and sweep.vmap_seeds,
                           tuned=sweep.tune is not None)
   return Study(sweep_path, sweep, runs, tasks,
-               _jsonable(plan.shared_point(sweep, sweep_path)))
+               _jsonable(plan.shared_point(sweep, sweep_path)),
+               shrink.record(seeds, sets or {}))
 
 
 def _jsonable(obj):
@@ -54,6 +60,7 @@ def _jsonable(obj):
 
 
 def write_plan(study: Study, study_dir: str) -> None:
+  shrink.check_same(layout.read_plan(study_dir), study.command_line, study_dir)
   layout.write_json(os.path.join(study_dir, layout.PLAN_FILE), study.plan_dict())
 
 
@@ -62,7 +69,9 @@ def check_plan(study: Study, study_dir: str) -> None:
   saved = layout.read_plan(study_dir)
   if saved is None:
     write_plan(study, study_dir)
-  elif saved['tasks'] != _jsonable(study.plan_dict())['tasks']:
+    return
+  shrink.check_same(saved, study.command_line, study_dir)
+  if saved['tasks'] != _jsonable(study.plan_dict())['tasks']:
     raise errors.UserError(
         f'the sweep {study.sweep_path} no longer matches the plan in '
         f'{study_dir}/{layout.PLAN_FILE} (written when the study was submitted); '
