@@ -8,8 +8,14 @@ are rescaled to uint8 0..255. The train/test split is a fixed stratified
 Images are stored as a `Tensor` feature rather than `Image`: TFDS needs
 TensorFlow to PNG-encode `Image` features, and we keep TensorFlow out.
 """
+import gzip
+import importlib.util
+import os
+
 import numpy as np
 import tensorflow_datasets as tfds
+
+from lib.data import holdout
 
 SPLIT_SEED = 0  # Fixed forever: changing it changes what 'test' means.
 TEST_FRACTION = 0.2
@@ -37,18 +43,33 @@ class Digits(tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager):
     del dl_manager  # Nothing to download: the data ships with scikit-learn.
-    from sklearn import datasets, model_selection  # pylint: disable=g-import-not-at-top
-    digits = datasets.load_digits()
-    images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
-    indices = np.arange(len(images))
-    train, test = model_selection.train_test_split(
-        indices, test_size=TEST_FRACTION, stratify=digits.target,
-        random_state=SPLIT_SEED)
+    images, target = load()
+    images = np.round(images * (255.0 / 16.0)).astype(np.uint8)
+    train, test = holdout.stratified_split(
+        len(images), holdout.held_out_count(len(images), TEST_FRACTION),
+        SPLIT_SEED, target)
     return {
-        'train': self._generate_examples(images, digits.target, np.sort(train)),
-        'test': self._generate_examples(images, digits.target, np.sort(test)),
+        'train': self._generate_examples(images, target, np.sort(train)),
+        'test': self._generate_examples(images, target, np.sort(test)),
     }
 
   def _generate_examples(self, images, labels, indices):
     for i in indices:
       yield int(i), {'image': images[i][..., None], 'label': int(labels[i])}
+
+
+def load() -> tuple[np.ndarray, np.ndarray]:
+  """(images [1797, 8, 8] float64 0..16, labels int): what
+  `sklearn.datasets.load_digits()` returns as .images and .target, read from
+  the same file in scikit-learn's package without importing scikit-learn
+  (seconds of start-up; tests/test_digits_data.py checks the arrays)."""
+  spec = importlib.util.find_spec('sklearn')  # Finds it; imports nothing.
+  if spec is None or not spec.submodule_search_locations:
+    raise ModuleNotFoundError(
+        'the digits dataset ships inside scikit-learn, which is not installed; '
+        'pip install -r requirements.txt')
+  path = os.path.join(spec.submodule_search_locations[0], 'datasets', 'data',
+                      'digits.csv.gz')
+  with gzip.open(path, mode='rt', encoding='utf-8') as f:
+    data = np.loadtxt(f, delimiter=',')
+  return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)

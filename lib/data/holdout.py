@@ -113,18 +113,66 @@ def indices(n: int, fraction: float, labels: np.ndarray | None
     raise errors.UserError(
         f'data.validation_fraction={fraction} holds out {n_val} of {n} '
         'training examples; choose a fraction that leaves some on both sides')
-  # Here, not at the top: lib/data/catalog imports this module, and the
-  # prepare environment (lib/data/prepare.py) has no scikit-learn.
-  from sklearn import model_selection  # pylint: disable=g-import-not-at-top
-  everything = np.arange(n)
   try:
-    train, val = model_selection.train_test_split(
-        everything, test_size=n_val, random_state=HOLDOUT_SEED,
-        stratify=labels)
+    train, val = stratified_split(n, n_val, HOLDOUT_SEED, labels)
   except ValueError as e:  # Too few examples of a class to stratify.
     raise errors.UserError(
         f'data.validation_fraction={fraction}: {e}; use a larger fraction') from None
   return np.sort(train), np.sort(val)
+
+
+def stratified_split(n: int, n_test: int, seed: int, labels: np.ndarray | None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+  """(train, test) indices of scikit-learn's `train_test_split(np.arange(n),
+  test_size=n_test, random_state=seed, stratify=labels)`, the same draws in
+  the same order (sklearn 1.9's StratifiedShuffleSplit / ShuffleSplit), in
+  numpy: importing scikit-learn took ~3 s of every run's start-up. Both
+  orders as sklearn returns them; tests/test_holdout.py compares them with
+  sklearn's own for the shipped datasets and random labels."""
+  rng = np.random.RandomState(seed)
+  if labels is None:  # ShuffleSplit.
+    permutation = rng.permutation(n)
+    return permutation[n_test:], permutation[:n_test]
+  n_train = n - n_test
+  classes, y_indices, class_counts = np.unique(
+      np.asarray(labels), return_inverse=True, return_counts=True)
+  if np.min(class_counts) < 2:
+    raise ValueError(f'classes {classes[class_counts < 2].tolist()} have only 1 '
+                     'example, and stratifying needs at least 2 of each')
+  for side, count in (('training', n_train), ('held-out', n_test)):
+    if count < len(classes):
+      raise ValueError(f'the {side} side would get {count} examples, fewer '
+                       f'than the {len(classes)} classes')
+  class_indices = np.split(np.argsort(y_indices, kind='stable'),
+                           np.cumsum(class_counts)[:-1])
+  n_i = _approximate_mode(class_counts, n_train, rng)
+  t_i = _approximate_mode(class_counts - n_i, n_test, rng)
+  train, test = [], []
+  for i, count in enumerate(class_counts):
+    shuffled = class_indices[i].take(rng.permutation(count), mode='clip')
+    train.extend(shuffled[:n_i[i]])
+    test.extend(shuffled[n_i[i]:n_i[i] + t_i[i]])
+  return rng.permutation(train), rng.permutation(test)
+
+
+def _approximate_mode(class_counts: np.ndarray, n_draws: int,
+                      rng: np.random.RandomState) -> np.ndarray:
+  """Examples per class when drawing n_draws (sklearn.utils.extmath's
+  `_approximate_mode`): the floored shares, then one more for the largest
+  remainders, ties broken by `rng`."""
+  continuous = class_counts / class_counts.sum() * n_draws
+  floored = np.floor(continuous)
+  need_to_add = int(n_draws - floored.sum())
+  if need_to_add > 0:
+    remainder = continuous - floored
+    for value in np.sort(np.unique(remainder))[::-1]:
+      (inds,) = np.where(remainder == value)
+      add_now = min(len(inds), need_to_add)
+      floored[rng.choice(inds, size=add_now, replace=False)] += 1
+      need_to_add -= add_now
+      if need_to_add == 0:
+        break
+  return floored.astype(int)
 
 
 def base_splits(split: str) -> list[str]:

