@@ -14,16 +14,25 @@ second opens every split through lib/data/catalog, as training does.
 We call TFDS's functions rather than its CLI so that each mistake (a name
 TFDS does not know, a version or config it does not have, files it cannot
 download that --manual_dir must hold) is one `error:` line with the fix,
-exit 2, before anything is written. A failed build leaves nothing in the
-data_dir: TFDS builds into DATA_DIR/NAME/incomplete.*/ and renames it into
+exit 2, before anything is written. Before a build that must download, the
+download hosts are tried (name resolution and one TCP connection, a few
+seconds), so that offline it stops at once with what to do instead of
+retrying for minutes. A failed build leaves nothing in the data_dir: TFDS builds into DATA_DIR/NAME/incomplete.*/ and renames it into
 place only when it is whole (tensorflow_datasets/core/utils/file_utils.py,
 `incomplete_dir`); a conversion writes its metadata last, so an interrupted
-one is seen as tfrecord-only and done again.
+one is seen as tfrecord-only and done again. Of the download folder, a
+failed build removes TFDS's unfinished downloads (`*.tmp.*`) and the folders
+it made; finished downloads stay for the next try.
 """
 import difflib
 import os
+import re
 import shlex
+import shutil
+import socket
 import sys
+import threading
+import urllib.parse
 
 # TensorFlow's C++ warnings (no GPU, no Google credentials) are not ours to fix.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
@@ -32,12 +41,16 @@ from etils import epath  # pylint: disable=g-import-not-at-top,wrong-import-posi
 import requests  # pylint: disable=g-import-not-at-top,wrong-import-position
 import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tensorflow_datasets.core.download import download_manager  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tensorflow_datasets.core.download import resource as resource_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from tensorflow_datasets.core.utils import version as version_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from lib import errors  # pylint: disable=wrong-import-position
 from lib.data import catalog, locate  # pylint: disable=wrong-import-position
 
 FLAGS = ('data_dir', 'manual_dir', 'download_dir')
+REACH_TIMEOUT_S = 5.0  # Each of name resolution and the TCP connection.
+# TFDS downloads into FINAL_NAME.tmp.<uuid4 hex>/ and renames when complete.
+_TMP_DOWNLOAD = re.compile(r'\.tmp\.[0-9a-f]{32}$')
 USAGE = ('./launch.sh prepare NAME [--data_dir=DIR] [--manual_dir=DIR] '
          '[--download_dir=DIR]')
 
@@ -159,6 +172,116 @@ def _remove_empty(path: epath.Path) -> None:
       pass  # Not empty.
 
 
+def _missing_downloads(cls, manual_dir: str | None,
+                       download_dir: str) -> dict[str, str | None]:
+  """{url: file name} of the builder's registered downloads that neither
+  manual_dir nor TFDS's download cache holds: where TFDS's DownloadManager
+  looks (_download_or_get_cache) before it goes to the network. Builders
+  with manual-download instructions (imagenet2012) register the files the
+  user fetches by hand, and builders without a checksums file name no URL
+  before they run: for both, nothing is known to be missing."""
+  if getattr(cls, 'MANUAL_DOWNLOAD_INSTRUCTIONS', None) or not cls.url_infos:
+    return {}
+  manual = epath.Path(manual_dir or os.path.join(download_dir, 'manual'))
+  root = epath.Path(download_dir)
+  missing = {}
+  for url, info in cls.url_infos.items():
+    if info.filename and (manual / info.filename).exists():
+      continue
+    names = {resource_lib.get_dl_fname(url, info.checksum),
+             resource_lib.get_dl_fname(url)}
+    if not any(resource_lib.is_locally_cached(folder / n)
+               for folder in (root / cls.name, root) for n in names):
+      missing[url] = info.filename
+  return missing
+
+
+def _endpoint(url: str) -> tuple[str, int]:
+  """The host and port a download of url connects to (its proxy if the
+  environment sets one, as requests does)."""
+  proxy = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+  parts = urllib.parse.urlsplit(proxy if proxy else url)
+  if proxy and not parts.hostname:  # 'proxy:3128' without a scheme.
+    parts = urllib.parse.urlsplit(f'http://{proxy}')
+  return parts.hostname, parts.port or (443 if parts.scheme == 'https' else 80)
+
+
+def unreachable(host: str, port: int,
+                timeout: float = REACH_TIMEOUT_S) -> str | None:
+  """None if a TCP connection to host:port opens, else why not, in words.
+  Name resolution runs in a thread: getaddrinfo has no timeout of its own."""
+  found: list = []
+  def resolve():
+    try:
+      found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+    except OSError as e:
+      found.append(e)
+  thread = threading.Thread(target=resolve, daemon=True)
+  thread.start()
+  thread.join(timeout)
+  if not found:
+    return f'name resolution gave no answer within {timeout:g} s'
+  if isinstance(found[0], OSError):
+    return f'name resolution failed: {found[0].strerror or found[0]}'
+  family, kind, proto, _, address = found[0][0]
+  try:
+    with socket.socket(family, kind, proto) as s:
+      s.settimeout(timeout)
+      s.connect(address)
+  except socket.timeout:
+    return f'no TCP connection to {address[0]} within {timeout:g} s'
+  except OSError as e:
+    return f'TCP connection to {address[0]} failed: {e.strerror or e}'
+  return None
+
+
+def _check_reachable(cls, name: str, data_dir: str, manual_dir: str | None,
+                     download_dir: str) -> None:
+  """Stops at once, with what to do offline, when a file the build must
+  download comes from a host this machine cannot reach."""
+  missing = _missing_downloads(cls, manual_dir, download_dir)
+  for host, port in sorted({_endpoint(url) for url in missing}):
+    why = unreachable(host, port)
+    if why is None:
+      continue
+    files = sorted(f for f in missing.values() if f)
+    bases = {url.rpartition('/')[0] + '/' for url in missing}
+    where = (f'from {bases.pop()}' if len(bases) == 1 else
+             f"(URLs: {', '.join(sorted(missing))})")
+    by_hand = (f"or download {', '.join(files)} {where} into a folder and "
+               f'pass --manual_dir=FOLDER'
+               if len(files) == len(missing) else
+               'or copy a download folder that holds its files here and '
+               'pass --download_dir=FOLDER')
+    raise errors.UserError(
+        f'cannot download {name}: {host}:{port} is unreachable from here '
+        f'({why}); offline, run `./launch.sh prepare {name}` on a machine '
+        f'with network and copy the {cls.name} folder of its data_dir into '
+        f'{data_dir}, {by_hand}')
+
+
+def _entries(folder: str) -> set[str]:
+  """Paths one and two levels down: where TFDS puts downloads
+  (DOWNLOAD_DIR/[NAME/]FILE) and the folders it makes."""
+  out = set()
+  if os.path.isdir(folder):
+    for a in os.scandir(folder):
+      out.add(a.path)
+      if a.is_dir(follow_symlinks=False):
+        out.update(b.path for b in os.scandir(a.path))
+  return out
+
+
+def _remove_unfinished_downloads(download_dir: str, before: set[str]) -> None:
+  """Removes the *.tmp.* download folders a failed build left (finished
+  downloads stay), then the folders it made that are now empty."""
+  for path in sorted(_entries(download_dir) - before, key=len, reverse=True):
+    if _TMP_DOWNLOAD.search(path):
+      shutil.rmtree(path, ignore_errors=True)
+    else:
+      _remove_empty(epath.Path(path))
+
+
 def prepare(name: str, data_dir: str, manual_dir: str | None = None,
             download_dir: str | None = None) -> str:
   """Builds or converts `name` in data_dir; returns what it did."""
@@ -179,6 +302,8 @@ def prepare(name: str, data_dir: str, manual_dir: str | None = None,
     return f'{path}: array_record files added next to the tfrecord ones'
   download_dir = download_dir or os.path.join(data_dir, 'downloads')
   _check_manual_dir(cls, request.name, manual_dir, download_dir)
+  _check_reachable(cls, name, data_dir, manual_dir, download_dir)
+  before = _entries(download_dir)
   # Created here, removed again if the build fails (TFDS removes its own
   # incomplete.* folder inside them).
   created = [p for p in (epath.Path(download_dir), epath.Path(b.data_dir).parent,
@@ -193,14 +318,18 @@ def prepare(name: str, data_dir: str, manual_dir: str | None = None,
     except download_manager.NonMatchingChecksumError as e:
       raise errors.UserError(
           f'a downloaded file of {name} is not the one TFDS knows '
-          f'({str(e).splitlines()[0]}); delete it from {download_dir} and run '
-          f'again') from None
+          f'({str(e).splitlines()[0]}); replace that file with the right one, '
+          f'or remove it, and run again') from None
     except requests.exceptions.RequestException as e:
+      # requests' own text runs to several hundred characters of urllib3
+      # reprs: the URL and the kind of failure say it.
+      url = getattr(e.request, 'url', None) or 'a file'
       raise errors.UserError(
-          f'downloading {name} failed ({type(e).__name__}: '
-          f'{str(e).splitlines()[0][:200]}); run it on a machine with internet '
-          f'and copy the data_dir here, or run it again') from None
+          f'downloading {name} failed ({type(e).__name__} for {url}); run it '
+          f'again, or run `./launch.sh prepare {name}` on a machine with '
+          f'network and copy its data_dir into {data_dir}') from None
   except BaseException:
+    _remove_unfinished_downloads(download_dir, before)
     for folder in created:
       _remove_empty(folder)
     raise
