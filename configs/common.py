@@ -60,7 +60,11 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
   c.train.num_steps = 0
   c.train.log_every_steps = 50
   c.train.eval_every_epochs = 1.0
-  c.train.checkpoint_every_steps = 500
+  # A checkpoint every this many steps (0: a tenth of the run) or after this
+  # many minutes since the last one, whichever comes first; and at the end.
+  # Ctrl-C and SIGTERM also save one, at the step they arrive in.
+  c.train.checkpoint_every_steps = 0
+  c.train.checkpoint_every_minutes = 5.0
   c.train.keep_checkpoints = 3
   c.train.compute_dtype = 'float32'  # 'bfloat16': mixed precision, f32 params.
   # Gradient rewrites measured to speed up XLA:CPU (lib/cpu_gradients):
@@ -96,7 +100,6 @@ def apply_arg(config: ml_collections.ConfigDict, arg: str | None):
       config.train.num_epochs = 0.0
       config.train.num_steps = 20
       config.train.log_every_steps = 5
-      config.train.checkpoint_every_steps = 10
     else:
       raise ValueError(f"unknown config argument {part!r}; valid: runlocal")
   return config

@@ -29,7 +29,6 @@ def get_config(arg: str | None = None):
   config.optimizer.schedule = 'cosine'
   config.train.batch_size = 128
   config.train.num_epochs = 20
-  config.train.checkpoint_every_steps = 1000
   # 10% of the training images held out (6,000, stratified by class):
   # evaluations while training (and anything chosen) use them; the test
   # split is read once.

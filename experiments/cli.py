@@ -4,6 +4,9 @@ Bad flags, config overrides and `UserError`s end the program with
 `error: <what is wrong and how to fix it>` on stderr and exit status 2,
 instead of a traceback.
 """
+import difflib
+import os
+import re
 import sys
 from typing import Callable, NoReturn
 
@@ -32,15 +35,95 @@ def _one_line(e: BaseException) -> str:
   return ' '.join(lines)
 
 
+_HELP = {'help', 'helpshort', 'helpfull', 'helpxml', '?', 'h'}
+
+
+def _config_arg(argv: list[str]) -> str | None:
+  """The value of --config (PATH or PATH:ARG), if given."""
+  for i, arg in enumerate(argv[1:], 1):
+    if arg.startswith('--config='):
+      return arg.split('=', 1)[1]
+    if arg == '--config' and i + 1 < len(argv):
+      return argv[i + 1]
+  return None
+
+
+def _missing_config_file(argv: list[str]) -> str | None:
+  """The error for a --config file that is not there: it lists the configs."""
+  value = _config_arg(argv)
+  if value is None or 'config' not in flags.FLAGS:
+    return None
+  path = value.split(':', 1)[0]
+  if os.path.isfile(path):
+    return None
+  folder = os.path.dirname(path) or '.'
+  if not os.path.isdir(folder):
+    folder = 'configs'
+  configs = []
+  for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+    try:
+      with open(os.path.join(folder, name)) as f:
+        if name.endswith('.py') and 'def get_config' in f.read():
+          configs.append(name)
+    except OSError:
+      continue
+  listed = (f"the configs in {folder}/: {', '.join(configs)}" if configs
+            else f'{folder}/ holds no config (a .py file with get_config)')
+  return f'config file {path} does not exist; {listed}'
+
+
+def _unknown_config_field(argv: list[str]) -> str | None:
+  """The error for a `--config.a.b=v` whose path the config does not have:
+  the dotted path and the closest field that is there."""
+  from ml_collections import ConfigDict  # pylint: disable=g-import-not-at-top
+  from ml_collections.config_flags import config_flags  # pylint: disable=g-import-not-at-top
+  value = _config_arg(argv)
+  if value is None:
+    return None
+  try:
+    config = config_flags.ConfigFileFlagParser('config').parse(value)
+  except Exception:  # pylint: disable=broad-except
+    return None  # Reported as it is.
+  for arg in argv[1:]:
+    match = re.match(r'--config\.([^=]+)(=(.*))?$', arg)
+    if not match:
+      continue
+    parts, node = match.group(1).split('.'), config
+    for i, part in enumerate(parts):
+      if not isinstance(node, ConfigDict):
+        break
+      if part in node:
+        node = node[part]
+        continue
+      parent = '.'.join(parts[:i])
+      prefix = parent + '.' if parent else ''
+      close = difflib.get_close_matches(part, list(node.keys()), n=1)
+      if close:
+        meant = '.'.join(parts[:i] + close + parts[i + 1:])
+        fix = f'--config.{meant}' + (f'={match.group(3)}' if match.group(2) else '')
+        return (f"unknown config field '{'.'.join(parts)}'; did you mean "
+                f"'{meant}' ({fix})?")
+      return (f"unknown config field '{prefix}{part}'; the fields of "
+              f"{parent or 'the config'}: {', '.join(sorted(node.keys()))}")
+  return None
+
+
 def _parse_flags(argv: list[str]) -> list[str]:
+  if (missing := _missing_config_file(argv)) is not None:
+    fail(missing)
   try:
     return flags.FLAGS(argv)
+  except SystemExit as e:
+    # absl's help flags print the usage and exit 1; asking for help is no error.
+    if e.code == 1 and any(a.lstrip('-').split('=')[0] in _HELP for a in argv[1:]):
+      sys.exit(0)
+    raise
   # ml_collections reports an unknown `--config.x` key as AttributeError
   # and a wrongly typed value as TypeError/ValueError.
   except AttributeError as e:
-    fail(f'unknown config field {_one_line(e)}')
+    fail(_unknown_config_field(argv) or f'unknown config field {_one_line(e)}')
   except (flags.Error, KeyError, TypeError, ValueError) as e:
-    fail(_one_line(e))
+    fail(_unknown_config_field(argv) or _one_line(e))
   except OSError as e:  # A config file that cannot be read, with overrides.
     fail(_one_line(e))
 

@@ -11,10 +11,10 @@ does): add --sbatch --nodes=N --ntasks_per_node=M [--partition= --time= --cpus=
 --gpus= --mem=]; the config is checked, WORKDIR/sbatch.sh written and its path
 printed.
 """
-# Before anything heavy is imported: a SIGTERM during start-up stops the
-# run at its first step with a checkpoint (lib/preemption.py).
+# Before anything heavy is imported: a SIGTERM or Ctrl-C during start-up
+# stops the run at its first step with a checkpoint (lib/preemption.py).
 from lib import preemption  # pylint: disable=g-bad-import-order
-preemption.install()
+preemption.install(interrupt=True)
 
 import os
 import sys
@@ -76,6 +76,8 @@ def main(argv):
   if not _WORKDIR.value.strip():
     raise errors.UserError('--workdir is empty; name the run directory, e.g. '
                            '--workdir=runs/my_run')
+  from lib import model_names  # pylint: disable=g-import-not-at-top
+  model_names.check(_CONFIG.value.model.name)  # Before JAX's start-up.
   if _SBATCH.value:
     return _write_sbatch(sys.argv)
   from lib import accelerator, compile_cache, distributed, trainer, xla_cpu  # pylint: disable=g-import-not-at-top
@@ -84,8 +86,10 @@ def main(argv):
   distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
                          _PROCESS_ID.value, _PROCESS_TIMEOUT.value)
   accelerator.check_and_announce()
-  trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value,
-                             allow_config_change=_ALLOW_CHANGE.value)
+  result = trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value,
+                                      allow_config_change=_ALLOW_CHANGE.value)
+  if result.get('signal') == 'SIGINT':  # Checkpointed; as a shell reports Ctrl-C.
+    sys.exit(preemption.INTERRUPTED_EXIT_STATUS)
 
 
 if __name__ == '__main__':

@@ -23,7 +23,8 @@ HARMLESS = frozenset({
     # Not data.worker_count: grain's saved position is per worker process.
     'data.data_dir', 'data.prefetch_batches',
     'data.read_threads', 'train.log_every_steps', 'train.eval_every_epochs',
-    'train.checkpoint_every_steps', 'train.keep_checkpoints',
+    'train.checkpoint_every_steps', 'train.checkpoint_every_minutes',
+    'train.keep_checkpoints',
     'train.fast_cpu_gradients',
 })
 

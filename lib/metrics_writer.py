@@ -1,40 +1,58 @@
 """Run metrics as JSON lines (for reports) and TensorBoard event files.
 
 tensorboardX writes the event files without TensorFlow (CLU's writers import
-it). Only process 0 writes; the others get a writer that does nothing.
+it). Only process 0 writes; the others get a writer that does nothing. A
+training session that starts at a checkpoint's step (0: none) first cuts both
+records back to what was written before that checkpoint, so every step
+appears once in each.
 """
+import importlib
 import json
 import os
+import struct
 import sys
 import time
+import uuid
 
 import numpy as np
 
 from lib import errors
 
 METRICS_FILE = 'metrics.jsonl'
+TENSORBOARD_DIR = 'tensorboard'
+# Splits the trainer writes at the last step after its checkpoint was saved
+# (lib/trainer.py): a session resumed at that step writes them again.
+AFTER_THE_LAST_CHECKPOINT = frozenset({'test', 'train_eval'})
+
+
+def kept(split: str, step: int, resumed_at_step: int) -> bool:
+  """Whether a record survives a session that starts at resumed_at_step."""
+  return step < resumed_at_step or (
+      step == resumed_at_step and split not in AFTER_THE_LAST_CHECKPOINT)
 
 
 def _plain(value):
   return value.item() if isinstance(value, np.generic | np.ndarray) else value
 
 
-def _summary_writer_class():
-  """tensorboardX's SummaryWriter, imported without PyTorch.
+def _tensorboardx(module: str = 'tensorboardX'):
+  """A tensorboardX module, imported without PyTorch.
 
   tensorboardX imports torch whenever it is installed (1.2-5 s of start-up on
   2 cores, by load), only to accept torch tensors, which we never pass. A None in
   sys.modules makes that import fail as if torch were absent.
   """
   if 'torch' in sys.modules or 'tensorboardX' in sys.modules:
-    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-    return SummaryWriter
+    return importlib.import_module(module)
   sys.modules['torch'] = None
   try:
-    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+    return importlib.import_module(module)
   finally:
     del sys.modules['torch']
-  return SummaryWriter
+
+
+def _summary_writer_class():
+  return _tensorboardx().SummaryWriter
 
 
 class MetricWriter:
@@ -47,18 +65,26 @@ class MetricWriter:
     if not enabled:
       return
     self.path = os.path.join(workdir, METRICS_FILE)
+    tb_dir = os.path.join(workdir, TENSORBOARD_DIR)
     # A resumed run repeats the steps after its last checkpoint (a fresh one
-    # all of them): drop the lines an interrupted run wrote for them, so
+    # all of them): drop the records an interrupted run wrote for them, so
     # every step appears once.
-    if resumed_at_step is not None and os.path.exists(self.path):
-      self._truncate_after(resumed_at_step)
-    self.tb = _summary_writer_class()(os.path.join(workdir, 'tensorboard'))
+    if resumed_at_step is not None:
+      if os.path.exists(self.path):
+        self._truncate(resumed_at_step)
+      truncate_event_files(tb_dir, resumed_at_step)
+    # tensorboardX names a file by the second it opens and opens it with 'wb':
+    # a second writer in the same second (a quick restart, a visualization
+    # after training) would erase the first's file without a suffix of its own.
+    self.tb = _summary_writer_class()(
+        tb_dir, filename_suffix=f'.{os.getpid()}.{uuid.uuid4().hex[:8]}')
 
-  def _truncate_after(self, step: int):
-    kept = [json.dumps(r) + '\n' for r in _records(self.path) if r['step'] <= step]
+  def _truncate(self, resumed_at_step: int):
+    lines = [json.dumps(r) + '\n' for r in _records(self.path)
+             if kept(r['split'], r['step'], resumed_at_step)]
     tmp = self.path + '.tmp'
     with open(tmp, 'w') as f:
-      f.writelines(kept)
+      f.writelines(lines)
     os.replace(tmp, self.path)  # Atomic: never a half-written metrics file.
 
   def write(self, split: str, step: int, metrics: dict):
@@ -104,3 +130,64 @@ def read(workdir: str) -> list[dict]:
     return []
   return _records(path)
 
+
+
+def _event_file_records(path: str):
+  """(the record's bytes as stored, its tensorboardX Event) for each whole
+  record of a TFRecord event file. A torn or damaged record ends the file
+  (a kill mid-write leaves one at the end): TensorBoard stops there too."""
+  event_pb2 = _tensorboardx('tensorboardX.proto.event_pb2')
+  masked_crc32c = _tensorboardx('tensorboardX.record_writer').masked_crc32c
+  with open(path, 'rb') as f:
+    data = f.read()
+  offset = 0
+  while offset + 12 <= len(data):
+    header = data[offset:offset + 8]
+    (length,) = struct.unpack('<Q', header)
+    (header_crc,) = struct.unpack('<I', data[offset + 8:offset + 12])
+    end = offset + 12 + length + 4
+    if header_crc != masked_crc32c(header) or end > len(data):
+      return
+    payload = data[offset + 12:end - 4]
+    if struct.unpack('<I', data[end - 4:end])[0] != masked_crc32c(payload):
+      return
+    yield data[offset:end], event_pb2.Event.FromString(payload)
+    offset = end
+
+
+def events(tb_dir: str):
+  """Every event of the event files in tb_dir, file by file (oldest first)."""
+  if not os.path.isdir(tb_dir):
+    return
+  for name in sorted(os.listdir(tb_dir)):
+    if 'tfevents' in name:
+      for _, event in _event_file_records(os.path.join(tb_dir, name)):
+        yield event
+
+
+def _event_kept(event, resumed_at_step: int) -> bool:
+  if not event.HasField('summary'):  # The file's version record.
+    return True
+  return all(kept(v.tag.split('/')[0], event.step, resumed_at_step)
+             for v in event.summary.value)
+
+
+def truncate_event_files(tb_dir: str, resumed_at_step: int) -> None:
+  """Rewrites each event file with only the records a session starting at
+  resumed_at_step keeps (whole records, byte for byte; atomically)."""
+  if not os.path.isdir(tb_dir):
+    return
+  for name in sorted(os.listdir(tb_dir)):
+    path = os.path.join(tb_dir, name)
+    if 'tfevents' not in name or not os.path.isfile(path):
+      continue
+    records = list(_event_file_records(path))
+    keep = [raw for raw, event in records if _event_kept(event, resumed_at_step)]
+    if len(keep) == len(records) and sum(map(len, keep)) == os.path.getsize(path):
+      continue  # Nothing to drop, no torn tail.
+    # Beside the folder: TensorBoard reads any name with 'tfevents' in it.
+    tmp = os.path.join(os.path.dirname(os.path.abspath(tb_dir)),
+                       '.tensorboard_rewrite.tmp')
+    with open(tmp, 'wb') as f:
+      f.writelines(keep)
+    os.replace(tmp, path)

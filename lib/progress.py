@@ -13,7 +13,8 @@ def say(message: str) -> None:
 class Meter:
   """Training throughput over the last logging interval and the time left at
   that pace. Time spent inside `excluding()` (evaluations) is not training:
-  it is taken out of the interval it falls in."""
+  it is taken out of the interval it falls in. Nor is compilation: the
+  clock starts when the session's first step has run (`first_step_done`)."""
 
   def __init__(self, start_step: int, total_steps: int, batch_size: int,
                steps_per_epoch: int):
@@ -36,6 +37,13 @@ class Meter:
     finally:
       self.excluded += time.monotonic() - start
 
+  def first_step_done(self, step: int, wait: Callable[[], object]) -> None:
+    """Starts the clock after `step`, the session's first (it compiles the
+    step; a fresh run's takes seconds to minutes). `wait` blocks until it
+    has run."""
+    wait()
+    self.last_step, self.last_time, self.excluded = step, time.monotonic(), 0.0
+
   def steps_per_second(self, step: int) -> float:
     """The training rate since the last line; starts the next interval."""
     now = time.monotonic()
@@ -45,13 +53,15 @@ class Meter:
     return rate
 
   def line(self, step: int, metrics: dict) -> str:
+    width = len(str(self.total))
+    head = (f'step {step:>{width}}/{self.total} '
+            f'(epoch {step / self.steps_per_epoch:5.1f}) | '
+            f"loss {metrics['loss']:.4f} | acc {100 * metrics['accuracy']:6.2f}% | ")
+    if step <= self.last_step:  # Only the compiling step so far: no rate yet.
+      return head + 'compiled; ex/s and ETA from the next line'
     rate = self.steps_per_second(step)
     eta = datetime.timedelta(seconds=round((self.total - step) / max(rate, 1e-9)))
-    width = len(str(self.total))
-    return (f'step {step:>{width}}/{self.total} '
-            f'(epoch {step / self.steps_per_epoch:5.1f}) | '
-            f"loss {metrics['loss']:.4f} | acc {100 * metrics['accuracy']:6.2f}% | "
-            f'{rate * self.batch_size:9,.0f} ex/s | ETA {eta}')
+    return head + f'{rate * self.batch_size:9,.0f} ex/s | ETA {eta}'
 
   def eval_line(self, step: int, metrics: dict, split: str = 'eval') -> str:
     return (f"  {split} at step {step}: loss {metrics['loss']:.4f} | "

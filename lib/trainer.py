@@ -5,8 +5,8 @@ one config. An ordinary run is one seed with an unstacked state, over every
 device of every process; a seed group (lib/multi_seed.py, the sweeps) is a
 stacked state that one vmapped program steps (lib/train_step.py make_step).
 In order: init, resume from the newest readable checkpoint, then each step:
-its inputs, the step, logging, evaluation, checkpointing, SIGTERM (a
-checkpoint, then Preempted: start it again to go on); at the end the final
+its inputs, the step, logging, evaluation, checkpointing, SIGTERM or
+Ctrl-C (a checkpoint, then Preempted: start it again to go on); at the end the final
 evaluations and results. A seed whose loss stops being finite is not logged
 again: an ordinary run stops there without saving it (errors.Diverged); a
 seed of a group is reported as diverged while the others go on.
@@ -25,7 +25,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from lib import checkpointing, config_history, cpu_gradients, errors, losses
+from lib import checkpoint_schedule, checkpointing, config_history
+from lib import cpu_gradients, errors, losses
 from lib import metrics_writer, models, optim
 from lib import parallel, preemption, progress, provenance, run_lock, train_step
 from lib import xla_cpu
@@ -54,9 +55,13 @@ class Run:
           f'train.grad_accum_steps={config.train.grad_accum_steps} must be >= 1 '
           f'and divide the per-device batch ({per_device})')
     spec = self.data.spec
-    self.model = models.build(
-        config.model, losses.num_outputs(spec.num_classes),
-        dtype=COMPUTE_DTYPES[config.train.compute_dtype])
+    # One parameter tree, two models: the train step differentiates the one
+    # built with the CPU gradient rewrites; init and evaluation use the plain one.
+    num_outputs = losses.num_outputs(spec.num_classes)
+    dtype = COMPUTE_DTYPES[config.train.compute_dtype]
+    self.model = models.build(config.model, num_outputs, dtype=dtype)
+    self.train_model = models.build(config.model, num_outputs, dtype=dtype,
+                                    rewrites=self.gradient_rewrites)
     steps_per_epoch = self.data.steps_per_epoch
     self.total_steps = config.train.num_steps or math.ceil(
         config.train.num_epochs * steps_per_epoch)
@@ -65,6 +70,8 @@ class Run:
           'the run has no steps: set --config.train.num_epochs or num_steps > 0')
     self.tx = optim.build(config.optimizer, self.total_steps, steps_per_epoch)
     self.eval_every = max(1, round(config.train.eval_every_epochs * steps_per_epoch))
+    self.checkpoint_every = checkpoint_schedule.every_steps(
+        config.train.checkpoint_every_steps, self.total_steps)
     # Tracing init shape-only surfaces bad model settings (an unknown
     # activation or pooling name, features=abc) here, not after the workdir
     # exists.
@@ -90,7 +97,10 @@ def _check_values(config: ml_collections.ConfigDict) -> None:
       (opt.learning_rate >= 0, 'optimizer.learning_rate must be >= 0'),
       (train.keep_checkpoints >= 1,
        'train.keep_checkpoints must be >= 1 (0 would keep no checkpoint)'),
-      (train.checkpoint_every_steps >= 1, 'train.checkpoint_every_steps must be >= 1'),
+      (train.checkpoint_every_steps >= 0,
+       'train.checkpoint_every_steps must be >= 0 (0: a tenth of the run)'),
+      (train.checkpoint_every_minutes >= 0,
+       'train.checkpoint_every_minutes must be >= 0 (0: by steps only)'),
       (train.log_every_steps >= 1, 'train.log_every_steps must be >= 1'),
       (train.eval_every_epochs > 0, 'train.eval_every_epochs must be > 0'),
       (train.num_steps >= 0 and train.num_epochs >= 0,
@@ -116,7 +126,22 @@ def _value_in(config, dotted: str):
 
 
 class Preempted(Exception):
-  """SIGTERM arrived; a checkpoint was saved at this step. Run again to go on."""
+  """SIGTERM or Ctrl-C arrived; a checkpoint was saved at this step (args:
+  the step, the signal's name). Run again to go on."""
+
+  @property
+  def step(self) -> int:
+    return self.args[0]
+
+  @property
+  def signal(self) -> str:
+    return self.args[1] if len(self.args) > 1 else 'SIGTERM'
+
+  def line(self) -> str:
+    """What the entry point says when it stops."""
+    what = 'Ctrl-C' if self.signal == 'SIGINT' else self.signal
+    return (f'{what}: saved a checkpoint at step {self.step} and stopped; '
+            'run the same command again to resume')
 
 
 def write_json_atomic(path: str, obj) -> None:
@@ -176,8 +201,8 @@ class Program:
       return compiled_init(seed, learning_rate)
     self.init = init_with_rate
     update = train_step.make_train_step(
-        run.model, run.tx, config.data.random_shift,
-        config.train.grad_accum_steps, run.gradient_rewrites)
+        run.train_model, run.tx, config.data.random_shift,
+        config.train.grad_accum_steps)
     step = train_step.make_step(update, config.data.pipeline, batch_size,
                                 stacked, batch_sharding)
     if self.device:
@@ -359,6 +384,12 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   if start:
     which = f'{len(seeds)} seed(s) ' if program.stacked else ''
     progress.say(f'resumed {which}from the checkpoint at step {start}')
+  elif primary:  # Records of a session that saved nothing are replaced: say so.
+    for w in workdirs:
+      if logged := metrics_writer.read(w):
+        progress.say(f'{w}: no checkpoint: starting from step 0 (replacing '
+                     f'the records of an earlier session, up to step '
+                     f"{max(r['step'] for r in logged)})")
   origin = provenance.record(start, {  # Every process: it gathers host names.
       'fast_cpu_gradients': config.train.fast_cpu_gradients,
       'gradient_rewrites': sorted(run.gradient_rewrites),
@@ -382,8 +413,11 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
             f'the loss became non-finite at step {s + 1} (in an earlier '
             'session); lower the learning rate or check the data')
   preempt = preemption.PreemptionWatch(ckpt.manager)
+  schedule = checkpoint_schedule.Schedule(
+      run.checkpoint_every, config.train.checkpoint_every_minutes,
+      config.train.log_every_steps, agree=_process_0_decides())
 
-  # --- steps: inputs, step, log, evaluate, checkpoint, SIGTERM -------------
+  # --- steps: inputs, step, log, evaluate, checkpoint, SIGTERM/Ctrl-C -------
   pending, eval_metrics, finished = [], None, False
   selection = program.selection_role
   during = VALIDATION_SPLIT if selection == 'validation' else EVAL_SPLIT
@@ -402,10 +436,12 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
       else:
         inputs = program.host_batch(next(data_iter))
       state, metrics = program.step(state, inputs)
+      if step == start + 1:  # It compiled the step: not counted in ex/s.
+        records.meter.first_step_done(step, lambda: jax.block_until_ready(state))
       pending.append((step, metrics))
       last = step == run.total_steps
       stopping = preempt.reached(step)
-      saving = step % config.train.checkpoint_every_steps == 0 or last or stopping
+      saving = schedule.due(step) or last or stopping
       if step % config.train.log_every_steps == 0 or saving:
         records.train(pending)  # Checked before anything is saved.
         pending = []
@@ -418,9 +454,10 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
         records.eval(step, eval_metrics, during)
       if saving:
         _storage_guarded(lambda: ckpt.save(step, state, data_iter), ckpt)
+        schedule.saved()
       if stopping:
         _storage_guarded(ckpt.wait, ckpt)
-        raise Preempted(step)
+        raise Preempted(step, preemption.received())
 
     # --- final evaluations ---------------------------------------------------
     if eval_metrics is None:  # Resumed at the final step: evaluate once more.
@@ -492,6 +529,15 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   return results
 
 
+def _process_0_decides():
+  """None for one process; else a function that gives every process
+  process 0's value of a bool (the clock-based checkpoint decision)."""
+  if jax.process_count() == 1:
+    return None
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  return lambda value: bool(multihost_utils.broadcast_one_to_all(np.bool_(value)))
+
+
 def _validation_name(data_config) -> str:
   if data_config.validation_split:
     return data_config.validation_split
@@ -541,7 +587,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        evaluate_train_split: bool = False,
                        allow_config_change: bool = False) -> dict:
   """One ordinary run into workdir: its results dict, or
-  {'preempted_at_step': step} after SIGTERM (checkpointed; run it again)."""
+  {'preempted_at_step': step, 'signal': name} after SIGTERM or Ctrl-C
+  (checkpointed; run it again)."""
   run = Run(config)  # Raises UserError on bad input; nothing written yet.
   if (done := finished_results(workdir, run.total_steps)) is not None:
     config_history.check_finished(workdir, config.to_dict())
@@ -554,6 +601,5 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                  os.path.join(workdir, 'checkpoints'), evaluate_train_split,
                  allow_config_change)[0]
   except Preempted as e:
-    progress.say(f'SIGTERM: saved a checkpoint at step {e.args[0]} and '
-                 'stopped; run the same command again to resume')
-    return {'preempted_at_step': e.args[0]}
+    progress.say(e.line())
+    return {'preempted_at_step': e.step, 'signal': e.signal}

@@ -7,7 +7,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 
 import pytest
@@ -114,9 +113,39 @@ def test_version_folder_files_copied_without_the_folder(data_dir):
     shutil.move(os.path.join(version_dir(data_dir), f), root)
   os.rmdir(version_dir(data_dir))
   message = error('mnist', data_dir)
-  command = re.search(r'run `([^`]*)`', message).group(1)
-  subprocess.run(['bash', '-c', command], check=True)
+  # Named, not done for them: no command that moves the user's files.
+  assert not re.search(r'\b(mv|find|rm|mkdir)\b', message), message
+  target = re.search(r'a folder named by their version, (\S+)/:', message).group(1)
+  assert target == version_dir(data_dir)
+  os.mkdir(target)  # What the user then does.
+  for f in os.listdir(root):
+    if os.path.isfile(os.path.join(root, f)):
+      shutil.move(os.path.join(root, f), target)
   readable('mnist', data_dir)
+
+
+def test_a_name_with_its_version_after_a_slash_is_told_the_syntax(data_dir):
+  """Not read as files laid out wrongly (mnist/VERSION is a version folder
+  with dataset_info.json): nothing to move, only the name to write."""
+  message = error(f'mnist/{VERSION}', data_dir)
+  assert config_fix(message) == {'name': f'mnist:{VERSION}'}
+  assert not re.search(r'\b(mv|find|rm|mkdir)\b', message), message
+  readable(config_fix(message)['name'], data_dir)
+
+
+def test_a_name_tfds_does_not_know_is_a_typo_whatever_the_data_dir(data_dir, tmp_path):
+  for where in (data_dir, str(tmp_path / 'no_such_dir')):
+    message = error('mnsit', where)
+    assert 'launch.sh prepare' not in message
+    assert config_fix(message) == {'name': 'mnist'}
+  message = error('zzzqqq', data_dir)
+  assert "no dataset 'zzzqqq' in TFDS's catalog" in message
+  assert 'launch.sh prepare' not in message
+
+
+def test_a_data_dir_with_a_tilde_is_the_home_folder(data_dir, monkeypatch, tmp_path):
+  monkeypatch.setenv('HOME', os.path.dirname(data_dir))
+  readable('mnist', os.path.join('~', os.path.basename(data_dir)))
 
 
 def test_a_misspelled_name(data_dir):

@@ -3,13 +3,25 @@ import os
 
 import pytest
 
-from tests.conftest import pythonpath, run_module
+from tests.conftest import ROOT, pythonpath, run_module
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize('flag, message', [
-    ('--config.model.activaton=tanh', "unknown config field 'activaton'"),
+    ('--config.model.activaton=tanh',
+     "unknown config field 'model.activaton'; did you mean 'model.activation' "
+     '(--config.model.activation=tanh)?'),
+    ('--config.modle.activation=tanh',
+     "unknown config field 'modle.activation'; did you mean 'model.activation' "
+     '(--config.model.activation=tanh)?'),
+    ('--config.model.widht=3', "unknown config field 'model.widht'; the fields of "
+     'model: activation, convs_per_block, dense,'),
+    ('--config.data.name=mnsit', "no dataset 'mnsit' in TFDS's catalog, the embedded "
+     'datasets (digits, mnist_5k) or '),
+    ('--config.data.name=mnist/3.0.1', "dataset name 'mnist/3.0.1' puts a version "
+     "after '/', where TFDS reads a config name; a version follows ':': use "
+     '--config.data.name=mnist:3.0.1'),
     ('--config.model.activation=swish2',
      "unknown activation 'swish2'; valid names: elu, gelu, identity, leaky_relu, "
      'relu, relu6, sigmoid, silu, softplus, tanh'),
@@ -43,11 +55,51 @@ def test_missing_dataset_never_touches_the_network(tmp_path):
   assert proc.stderr.startswith("error: dataset 'cifar10' is not prepared")
 
 
-def test_a_missing_config_file_with_overrides_is_one_line(tmp_path):
+@pytest.mark.parametrize('overrides', [[], ['--config.seed=1']])
+def test_a_missing_config_file_lists_the_configs(tmp_path, overrides):
   workdir = tmp_path / 'run'
   proc = run_module('experiments.train', '--config=configs/no_such_config.py',
-                    '--config.seed=1', f'--workdir={workdir}')
+                    *overrides, f'--workdir={workdir}')
   assert proc.returncode == 2
-  assert proc.stderr.strip().splitlines() == [
-      "error: [Errno 2] No such file or directory: 'configs/no_such_config.py'"]
+  (line,) = proc.stderr.strip().splitlines()
+  assert line.startswith('error: config file configs/no_such_config.py does not '
+                         'exist; the configs in configs/: cifar10_cnn.py, ')
+  assert ' digits_cnn.py, ' in line and 'common.py' not in line
   assert not workdir.exists()
+
+
+def test_an_unknown_model_is_refused_before_jax_starts(tmp_path):
+  workdir = tmp_path / 'run'
+  fake = tmp_path / 'no_jax' / 'jax'
+  fake.mkdir(parents=True)
+  (fake / '__init__.py').write_text("raise ImportError('JAX WAS IMPORTED')\n")
+  proc = run_module('experiments.train', '--config=configs/digits_cnn.py',
+                    '--config.model.name=resnet', f'--workdir={workdir}',
+                    # Importing JAX here fails: the check must come first.
+                    env={'PYTHONPATH': pythonpath(str(tmp_path / 'no_jax'))})
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert proc.stderr.strip().splitlines() == [
+      "error: unknown model 'resnet'; valid names: alexnet, alexnet_paper, cnn, "
+      'lenet5, logistic_regression, mlp, resnet101, resnet110, resnet152, '
+      'resnet18, resnet20, resnet32, resnet34, resnet44, resnet50, resnet56']
+  assert 'backend' not in proc.stdout
+  assert not workdir.exists()
+
+
+def test_help_exits_zero():
+  proc = run_module('experiments.train', '--help')
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert '--workdir' in proc.stdout and 'Trains one config' in proc.stdout
+
+
+def test_a_data_dir_with_a_tilde_is_expanded_for_training(tmp_path):
+  """As `prepare` does, and as the shell would have if it were not quoted."""
+  workdir = tmp_path / 'run'
+  proc = run_module('experiments.train', '--config=configs/digits_cnn.py:runlocal',
+                    f'--workdir={workdir}', '--config.data.data_dir=~/tfds',
+                    env={'HOME': str(tmp_path)})
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert f'preparing the embedded digits dataset (no download) in {tmp_path}/tfds/' in proc.stdout
+  assert 'Downloading' not in proc.stdout + proc.stderr
+  assert (tmp_path / 'tfds' / 'digits').is_dir()
+  assert not os.path.exists(os.path.join(ROOT, '~'))

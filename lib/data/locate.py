@@ -42,7 +42,12 @@ def parse(text: str) -> Request:
     raise errors.UserError(
         f'dataset name {text!r} is not a TFDS name; write NAME, NAME:VERSION or '
         f'NAME/CONFIG:VERSION in --config.data.name, e.g. mnist or mnist:3.0.1')
-  name = str(dataset) + (f"/{kwargs['config']}" if 'config' in kwargs else '')
+  config = kwargs.get('config')
+  if config is not None and version_lib.Version.is_valid(str(config).replace('*', '0')):
+    raise errors.UserError(
+        f"dataset name {text!r} puts a version after '/', where TFDS reads "
+        f"a config name; a version follows ':': use {_flag('name', f'{dataset}:{config}')}")
+  name = str(dataset) + (f'/{config}' if config is not None else '')
   version = kwargs.get('version')
   return Request(name, str(version) if version is not None else None)
 
@@ -126,20 +131,28 @@ def _files_without_version_folder(root: epath.Path) -> None:
     version = json.loads((root / INFO_FILE).read_text())['version']
   except (OSError, ValueError, KeyError):
     version = 'VERSION'
-  target = shlex.quote(str(root / version))
+  # No command: moving a user's files is theirs to decide, once they have
+  # seen the layout.
   raise errors.UserError(
       f'{root} holds the files of a version folder (dataset_info.json and '
-      f'the shards) without the folder; TFDS reads them from {root}/{version}/: '
-      f'run `mkdir {target} && find {shlex.quote(str(root))} -maxdepth 1 -type f '
-      f'-exec mv -t {target} {{}} +`')
+      f'the shards) directly, but TFDS reads them from a folder named by '
+      f'their version, {root}/{version}/: put them there, or prepare the '
+      f'dataset again with `./launch.sh prepare {root.name} '
+      f'--data_dir={shlex.quote(str(root.parent))}`')
 
 
-def not_found(data_dir: str, request: Request) -> errors.UserError:
-  """The error for a dataset that is not under data_dir: the data_dir one
-  level off, a misspelled name, or a dataset not prepared."""
+def not_found(data_dir: str, request: Request,
+              embedded=()) -> errors.UserError:
+  """The error for a dataset that is not under data_dir: a name that is in
+  neither TFDS's catalog nor `embedded` nor data_dir (a typo: no prepare
+  would find it), the data_dir one level off, a misspelled name, or a
+  dataset not prepared."""
   here = epath.Path(data_dir)
   name = request.name
   first = name.split('/')[0]
+  unknown = first not in embedded and not _registered(first)
+  if unknown and not here.is_dir():
+    return _not_a_dataset(name, data_dir, embedded)
   if not here.is_dir():
     return errors.UserError(
         f'dataset {name!r} is not prepared: data_dir {data_dir} does not '
@@ -170,9 +183,30 @@ def not_found(data_dir: str, request: Request) -> errors.UserError:
     return errors.UserError(
         f'no dataset {name!r} in {data_dir}: {describe(here)}; did you mean '
         f'{_flag("name", wanted)}?')
+  if unknown:
+    return _not_a_dataset(name, data_dir, embedded)
   return errors.UserError(
       f'dataset {name!r} is not prepared in {data_dir} ({describe(here)}); '
       f'{_how_to_prepare(first, data_dir)}')
+
+
+def _not_a_dataset(name: str, data_dir: str, embedded) -> errors.UserError:
+  """A name no prepare step could build: the closest names TFDS's catalog
+  (read from the installed package: no network), the embedded datasets and
+  data_dir hold."""
+  first = name.split('/')[0]
+  known = set(tfds.list_builders(with_community_datasets=False)) | set(embedded)
+  known |= {n.split(':')[0].split('/')[0] for n in inventory(epath.Path(data_dir))}
+  close = difflib.get_close_matches(first, sorted(known), n=3, cutoff=0.6)
+  if close:
+    others = f" (or {', '.join(close[1:])})" if close[1:] else ''
+    fix = f'did you mean {_flag("name", name.replace(first, close[0], 1))}{others}?'
+  else:
+    fix = ('the catalog is at https://www.tensorflow.org/datasets/catalog; a '
+           f'dataset of your own must be prepared into {data_dir} first')
+  return errors.UserError(
+      f"no dataset {first!r} in TFDS's catalog, the embedded datasets "
+      f"({', '.join(sorted(embedded))}) or {data_dir}; {fix}")
 
 
 def _registered(name: str) -> bool:
