@@ -21,12 +21,15 @@
 #   ./launch.sh run MODULE [ARGS]  python -m MODULE inside the environment,
 #                                  e.g. ./launch.sh run experiments.seeds --help
 #   ./launch.sh slurm --sweep=FILE --study_dir=DIR [--partition=P --time=HH:MM:SS
-#                     --cpus=N --gpus=N --mem=M]
+#                     --cpus=N --gpus=N --mem=M] [--dry-run]
 #                                  write DIR/sbatch.sh (an array job, one task per
 #                                  run or seed group) and submit it; prints the job id
 #   ./launch.sh slurm --config=FILE --workdir=DIR --nodes=N --ntasks_per_node=M
 #                     [--partition=... --time=... --cpus=... --gpus=... --mem=...]
 #                                  one multi-host run (N x M processes under srun)
+#   ./launch.sh slurm ... --dry-run   write the script and print its path and the
+#                                  sbatch command; submit nothing (no SLURM needed)
+#   ./launch.sh slurm --help       what follows, in full
 #
 #   ./launch.sh setup --dry-run    say which accelerator was found and what pip
 #                                  would install for it; install nothing
@@ -161,6 +164,29 @@ check_prepare_args() {
   [ -n "$name" ] || die "prepare needs a TFDS dataset name (e.g. mnist, cifar10:3.0.2); usage: $PREPARE_USAGE"
 }
 
+SLURM_HELP="usage: ./launch.sh slurm --sweep=FILE --study_dir=DIR [RESOURCES] [--dry-run]
+       ./launch.sh slurm --config=FILE --workdir=DIR [--nodes=N --ntasks_per_node=M]
+                         [--config.FIELD=VALUE ...] [RESOURCES] [--dry-run]
+
+A study (--sweep) becomes one SLURM array job, DIR/sbatch.sh, one element per
+run or seed group; a single run (--config) becomes one job of N x M processes
+under srun, WORKDIR/sbatch.sh. The input is checked before anything is
+written; then the script is submitted with sbatch and the job id printed.
+Other flags go to experiments.sweep (e.g. --seeds=2 --set=train.num_epochs=2)
+or experiments.train (e.g. --config.train.num_steps=100).
+
+RESOURCES   --partition=P --time=HH:MM:SS --cpus=N (per task) --gpus=N
+            (per array task; per node for --config) --mem=SIZE (e.g. 8G)
+--dry-run   write the script, print its path and the sbatch command that
+            would submit it; submit nothing (no SLURM needed here)
+--help      this text
+
+Each job gets SIGTERM 120 s before its time limit (#SBATCH --signal=TERM@120):
+the runs checkpoint and stop; sbatch the same script again to resume them
+(finished runs are skipped). The same scripts, without launch.sh:
+  python -m experiments.sweep --sbatch --sweep=FILE --study_dir=DIR ...
+  python -m experiments.train --sbatch --config=FILE --workdir=DIR ..."
+
 cmd=${1:-train}; shift || true
 case "$cmd" in
   setup)
@@ -196,8 +222,19 @@ case "$cmd" in
     [ $# -ge 1 ] || die "usage: ./launch.sh run MODULE [ARGS...]"
     exec "$VENV/bin/python" -m "$@" ;;
   slurm)
+    dry_run='' args=()
+    for a in "$@"; do
+      case "$a" in
+        -h|--help|-help) echo "$SLURM_HELP"; exit 0 ;;
+        --dry-run|--dry_run) dry_run=1 ;;
+        *) args+=("$a") ;;
+      esac
+    done
+    [ ${#args[@]} -gt 0 ] || die "slurm needs --sweep=FILE --study_dir=DIR (a study) or --config=FILE --workdir=DIR (a run); see ./launch.sh slurm --help"
+    # Before the environment is built: no SLURM here is said at once.
+    [ -n "$dry_run" ] || command -v sbatch >/dev/null || die "sbatch not found: run this where SLURM is installed, or add --dry-run to write the script without submitting it (a test cluster: tests/slurm/cluster.sh up)"
     setup
-    command -v sbatch >/dev/null || die "sbatch not found: run this where SLURM is installed (a test cluster: tests/slurm/cluster.sh up)"
+    set -- "${args[@]}"
     # A study (--sweep) becomes an array job; a single run (--config) a
     # job of --nodes x --ntasks_per_node processes. Either way the module
     # checks its input, writes the sbatch script and prints its path.
@@ -205,6 +242,11 @@ case "$cmd" in
       script=$("$VENV/bin/python" -m experiments.sweep --sbatch "$@")
     else
       script=$("$VENV/bin/python" -m experiments.train --sbatch "$@")
+    fi
+    if [ -n "$dry_run" ]; then
+      echo "wrote $script ($(sed -n 's/^#SBATCH //p' "$script" | paste -sd' ')); not submitted (--dry-run); to submit it: sbatch $(printf %q "$script")" >&2
+      echo "$script"
+      exit 0
     fi
     jobid=$(sbatch --parsable "$script") || die "sbatch $script failed"
     echo "submitted $script as job ${jobid%%;*}" >&2

@@ -17,31 +17,21 @@ SCRIPT_FILE = 'sbatch.sh'
 def script(*, workdir: str, train_args: list[str], python: str, repo_dir: str,
            nodes: int, tasks_per_node: int, resources: slurm.Resources,
            job_name: str) -> str:
-  resources.check()
   if nodes < 1 or tasks_per_node < 1:
     raise errors.UserError('--nodes and --ntasks_per_node must be >= 1')
   workdir = os.path.abspath(workdir)
-  q = shlex.quote
-  lines = [
-      '#!/bin/bash',
-      slurm.directive('--job-name', job_name),
-      slurm.directive('--nodes', nodes),
-      slurm.directive('--ntasks-per-node', tasks_per_node),
-      slurm.directive('--cpus-per-task', resources.cpus),
-      slurm.directive('--output', f'{workdir}/slurm-%j.out'),
-      # SIGTERM 120 s before the time limit: the run checkpoints and exits 0.
-      '#SBATCH --signal=TERM@120',
-  ]
-  lines += resources.optional_lines(gpus_flag='--gpus-per-node')
+  lines = slurm.header(
+      job_name=job_name,
+      shape=[('--nodes', nodes), ('--ntasks-per-node', tasks_per_node)],
+      output=f'{workdir}/slurm-%j.out', resources=resources,
+      gpus_flag='--gpus-per-node')
   command = [python, '-m', 'experiments.train', *train_args,
              f'--workdir={workdir}']
   lines += [
       '# Written by `launch.sh slurm`; `sbatch` this file again to resume.',
       'set -euo pipefail',
-      f'cd {q(os.path.abspath(repo_dir))}',
-      # A task that dies stops the others at once (SLURM names it), instead
-      # of after the survivors' heartbeat timeout.
-      'srun --kill-on-bad-exit=1 ' + ' '.join(q(c) for c in command),
+      f'cd {shlex.quote(os.path.abspath(repo_dir))}',
+      *slurm.srun(command),
       '',
   ]
   return '\n'.join(lines)

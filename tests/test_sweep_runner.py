@@ -106,6 +106,8 @@ def test_sbatch_script(tmp_path):
   for line in ('#SBATCH --array=0-17', '#SBATCH --partition=gpu',
                '#SBATCH --time=01:30:00', '#SBATCH --cpus-per-task=4',
                '#SBATCH --gpus=1', '#SBATCH --mem=8G', 'cd /repo',
+               '#SBATCH --signal=TERM@120',  # As a single run's script.
+               f'srun --kill-on-bad-exit=1 '
                f'/venv/bin/python -m experiments.sweep --sweep=/abs/grid.py '
                f'--study_dir={tmp_path}/s --task_index="$SLURM_ARRAY_TASK_ID"'):
     assert line in text.splitlines()

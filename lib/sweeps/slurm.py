@@ -1,4 +1,5 @@
-"""The sbatch script of a study: one array element per task.
+"""The sbatch script of a study: one array element per task; and the
+header and srun lines it shares with a single run's (lib/slurm_train.py).
 
 Written into the study directory, so the exact job that ran can be read and
 submitted again (`sbatch STUDY/sbatch.sh` re-runs only unfinished runs).
@@ -15,6 +16,8 @@ CACHE_ENV = 'JAXVISION_COMPILATION_CACHE'  # lib/compile_cache.py's.
 CACHE_DIR = 'xla_cache'
 _TIME = re.compile(r'^(\d+-)?\d+(:\d{1,2}){0,2}$')  # sbatch's D-HH:MM:SS forms.
 _MEM = re.compile(r'^\d+[KMGT]?$')
+# SIGTERM this many seconds before the time limit: time for a checkpoint.
+SIGNAL_LEAD_S = 120
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,21 +54,46 @@ def directive(flag: str, value) -> str:
           else f'#SBATCH {flag}={value}')
 
 
+def header(*, job_name: str, shape: list[tuple[str, object]], output: str,
+           resources: Resources, gpus_flag: str) -> list[str]:
+  """The #SBATCH lines both kinds of job start with; `shape` is theirs
+  (--array, or --nodes and --ntasks-per-node)."""
+  resources.check()
+  return [
+      '#!/bin/bash',
+      directive('--job-name', job_name),
+      *(directive(flag, value) for flag, value in shape),
+      directive('--cpus-per-task', resources.cpus),
+      directive('--output', output),
+      # SLURM sends it to the job's steps (what srun starts), not the batch
+      # shell: each run checkpoints and exits 0 (lib/preemption.py).
+      f'#SBATCH --signal=TERM@{SIGNAL_LEAD_S}',
+      *resources.optional_lines(gpus_flag),
+  ]
+
+
+def srun(command: list[str], tail: str = '') -> list[str]:
+  """The lines that run `command` (then `tail`, unquoted) as the job's step:
+  under srun, so that header()'s --signal reaches it."""
+  return [
+      # SLURM 22.05 to 23.02's srun does not take --cpus-per-task from the job.
+      'export SRUN_CPUS_PER_TASK="$SLURM_CPUS_PER_TASK"',
+      # A task that dies stops the others at once (SLURM names it), instead
+      # of after the survivors' heartbeat timeout.
+      'srun --kill-on-bad-exit=1 ' + ' '.join(shlex.quote(c) for c in command)
+      + (f' {tail}' if tail else ''),
+  ]
+
+
 def script(*, study_dir: str, sweep_path: str, num_tasks: int, python: str,
            workdir: str, resources: Resources, job_name: str,
            extra_args: tuple[str, ...] = ()) -> str:
   """The sbatch script's text; paths are made absolute."""
-  resources.check()
   study_dir = os.path.abspath(study_dir)
   q = shlex.quote
-  lines = [
-      '#!/bin/bash',
-      directive('--job-name', job_name),
-      directive('--array', f'0-{num_tasks - 1}'),
-      directive('--output', f'{study_dir}/slurm/%A_%a.out'),
-      directive('--cpus-per-task', resources.cpus),
-  ]
-  lines += resources.optional_lines(gpus_flag='--gpus')
+  lines = header(job_name=job_name, shape=[('--array', f'0-{num_tasks - 1}')],
+                 output=f'{study_dir}/slurm/%A_%a.out', resources=resources,
+                 gpus_flag='--gpus')
   command = [python, '-m', 'experiments.sweep', f'--sweep={sweep_path}',
              f'--study_dir={study_dir}', *extra_args]
   lines += [
@@ -77,7 +105,7 @@ def script(*, study_dir: str, sweep_path: str, num_tasks: int, python: str,
       '# task to compile a program writes it, the others load it.',
       f'[ -n "${{{CACHE_ENV}:-}}" ] || export {CACHE_ENV}='
       + q(os.path.join(study_dir, CACHE_DIR)),
-      ' '.join(q(c) for c in command) + ' --task_index="$SLURM_ARRAY_TASK_ID"',
+      *srun(command, tail='--task_index="$SLURM_ARRAY_TASK_ID"'),
       '',
   ]
   return '\n'.join(lines)
