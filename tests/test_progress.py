@@ -44,3 +44,20 @@ def test_each_interval_starts_afresh():
   meter.line(10, {'loss': 1.0, 'accuracy': 0.5})
   time.sleep(0.1)            # no evaluation in this interval
   assert 100 * 0.7 < _printed_rate(meter, 20) <= 101
+
+
+def test_the_compiling_first_step_is_not_counted():
+  """A fresh run's first step compiles (seconds to minutes): counted, the
+  first line's ex/s and ETA were those of compilation (issue 28)."""
+  meter = progress.Meter(0, 100, BATCH, steps_per_epoch=10)
+  # The first step: compiled, then run; `wait` stands for block_until_ready.
+  meter.first_step_done(1, wait=lambda: time.sleep(0.5))
+  time.sleep(0.09)           # steps 2-10
+  assert 100 * 0.7 < _printed_rate(meter, 10) <= 101
+
+
+def test_a_line_at_the_first_step_has_no_rate_yet():
+  meter = progress.Meter(0, 100, BATCH, steps_per_epoch=10)
+  meter.first_step_done(1, wait=lambda: None)
+  line = meter.line(1, {'loss': 1.0, 'accuracy': 0.5})
+  assert line.endswith('| compiled; ex/s and ETA from the next line'), line
