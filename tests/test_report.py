@@ -1,5 +1,6 @@
 """The study report: statistics, tables, plots and classical baselines."""
 import csv
+import dataclasses
 import itertools
 import json
 import math
@@ -11,6 +12,7 @@ from matplotlib import image
 
 from lib import errors
 from lib.report import baselines, document, stats
+from lib.report import runs as runs_lib
 from lib.sweeps import layout
 from tests.conftest import run_module
 
@@ -88,8 +90,15 @@ def test_report_tables_plots_and_missing_runs(tmp_path):
   assert float(relu['test_acc_mean']) == pytest.approx(96.3)   # Seeds 0, 1, 2.
   assert float(relu['wall_s_mean']) == pytest.approx(2.0)      # 6 s shared by 3.
   # relu reaches 95% training accuracy at step 50, tanh at step 90.
-  assert float(relu['steps_to_target_mean']) == 50
-  assert float(rows['activation=tanh,dropout=0.0,pooling=max']['steps_to_target_mean']) == 90
+  assert float(relu['steps_to_train_target_mean']) == 50
+  assert float(rows['activation=tanh,dropout=0.0,pooling=max']['steps_to_train_target_mean']) == 90
+  # Every column names its split; these runs had no validation data, so
+  # their best periodic evaluation was on the test split (and says so).
+  assert float(relu['best_test_acc_mean']) == pytest.approx(96.3)
+  assert {'train_test_gap_mean', 'train_test_gap_inference_mean'} <= set(relu)
+  assert ('| config | runs | test acc % (mean ± std) | 95% CI, test acc | best test acc % '
+          '(during training) | train−test gap (pp) |') in md
+  assert '**on the test split itself**' in md
   assert rows['activation=tanh,dropout=0.5,pooling=mean']['finished'] == '1'
   assert '| pooling | max − mean | 10 | 1.00 |' in md  # Paired over 10 matched runs.
   names = sorted(os.path.basename(p) for p in out['paths']['plots'])
@@ -136,3 +145,74 @@ def test_report_cli_on_a_directory_that_is_not_a_study(tmp_path):
   result = run_module('experiments.report', f'--study_dir={tmp_path}')
   assert result.returncode == 2 and result.stderr.startswith('error: ')
   assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _figure(monkeypatch, draw, *args):
+  """The matplotlib figure a plot function draws (instead of its file)."""
+  from lib.report import plots  # pylint: disable=g-import-not-at-top
+  drawn = []
+  monkeypatch.setattr(plots, '_save', lambda fig, path: drawn.append(fig) or path)
+  assert draw(*args) is not None
+  return drawn[0]
+
+
+def _tuned_study(arms: int = 18):
+  """18 arms (activation x pooling x dropout) x 3 learning rates x 2 seeds."""
+  runs = []
+  points = list(itertools.product(['sigmoid', 'tanh', 'relu'], ['max', 'mean'],
+                                  [0.0, 0.25, 0.5]))[:arms]
+  for (act, pool, drop), rate, seed in itertools.product(points, [1e-3, 1e-2, 1e-1], [0, 1]):
+    arm = f'activation={act},dropout={drop},pooling={pool}'
+    acc = 0.80 + 0.05 * (act == 'relu') + 0.02 * (pool == 'max') + 0.01 * seed
+    runs.append(runs_lib.Run(
+        f'{arm},learning_rate={rate}/seed={seed}', f'{arm},learning_rate={rate}', seed,
+        dict(zip(FIELDS + ['optimizer.learning_rate'], [act, pool, drop, rate])),
+        'finished', arm=arm,
+        results={'chosen_on': 'validation', 'validation_accuracy': acc,
+                 'test_accuracy': acc, 'best_eval_accuracy': acc},
+        config={'model': {'dropout': drop}, 'data': {'random_shift': 0, 'augment': 'none'}}))
+  return runs_lib.Study('s', FIELDS + ['optimizer.learning_rate'], runs,
+                        ['optimizer.learning_rate'], {'optimizer.learning_rate': 1e-3})
+
+
+def test_tuning_curves_of_18_arms_are_small_multiples_with_distinct_lines(monkeypatch):
+  from lib.report import plots  # pylint: disable=g-import-not-at-top
+  study = _tuned_study()
+  fig = _figure(monkeypatch, plots.tuning_curves, study, 'x.png')
+  titles = [ax.get_title() for ax in fig.axes]
+  assert titles == ['activation=sigmoid', 'activation=tanh', 'activation=relu']
+  for ax in fig.axes:  # 6 arms a panel, each its own colour and line style.
+    styles = [(line.get_color(), line.get_linestyle()) for line in ax.lines
+              if len(line.get_xdata()) == 3]
+    assert len(styles) == 6 and len(set(styles)) == 6
+  # All 18 arms on one axis would still be 18 distinct pairs.
+  assert len({(s['color'], s['ls']) for s in map(plots._style, range(18))}) == 18  # pylint: disable=protected-access
+  assert fig.axes[0].get_ylabel().endswith('(axis starts at 80%, not 0)')
+  few = _figure(monkeypatch, plots.tuning_curves, _tuned_study(arms=3), 'x.png')
+  assert len(few.axes) == 1
+
+
+def test_plot_titles_and_axes_follow_the_runs(monkeypatch):
+  from lib.report import plots  # pylint: disable=g-import-not-at-top
+  study = _tuned_study()
+  undropped = dataclasses.replace(
+      study, fields=['model.activation'], tuned_fields=[],
+      runs=[r for r in study.runs if r.overrides['model.dropout'] == 0.0])
+  for r in undropped.runs:
+    r.metrics = [{'split': s, 'step': 10, 'accuracy': 0.9} for s in ('train', 'validation')]
+  fig = _figure(monkeypatch, plots.learning_curves, undropped, 'x.png')
+  assert fig.axes[0].get_title() == ('training accuracy, train mode '
+                                     '(no dropout, no augmentation)')
+  # One pooling axis and nothing else: no 'all' tick; the zoomed axis says so.
+  pooled = dataclasses.replace(study, fields=['model.pooling'], tuned_fields=[],
+                               runs=[r for r in undropped.runs
+                                     if r.overrides['model.activation'] == 'relu'])
+  fig = _figure(monkeypatch, plots.pooling_bars, pooled, 'x.png')
+  ax = fig.axes[0]
+  assert [t.get_text() for t in ax.get_xticklabels()] == []
+  assert ax.get_xlabel().startswith('pooling (every run of the study')
+  assert ax.get_ylim()[0] == 70 and '(axis starts at 70%, not 0)' in ax.get_ylabel()
+  # A shrunk study says so in every figure's title.
+  quick = dataclasses.replace(pooled, command_line={'seeds': 2})
+  fig = _figure(monkeypatch, plots.pooling_bars, quick, 'x.png')
+  assert 'quick version (--seeds=2), not the study as declared' in fig._suptitle.get_text()  # pylint: disable=protected-access

@@ -6,7 +6,7 @@ import os
 from lib import progress
 from lib.data import catalog
 from lib.report import baselines, plots, runs as runs_lib, table, tuning
-from lib.sweeps import layout
+from lib.sweeps import layout, shrink
 
 BASELINE_MAX_TRAIN = 20_000  # 'auto': the RBF SVM is quadratic in examples.
 
@@ -40,6 +40,14 @@ def code_lines(study: runs_lib.Study) -> list[str]:
     lines.append('**Warning: the runs came from a tree with uncommitted '
                  'changes** (its diff hash is in each RUN/provenance.json).')
   return lines
+
+
+def quick_line(command_line: dict, sweep: str) -> str:
+  """The report's warning that --seeds/--set shrank the study."""
+  return (f'**A quick version, not the study as declared:** run with '
+          f'`{shrink.flags_text(command_line)}` on the command line (recorded in '
+          f'`sweep.json`); its numbers are not those of `{os.path.basename(sweep)}` '
+          'as shipped.')
 
 
 def _want_baselines(mode: str, study: runs_lib.Study) -> bool:
@@ -115,9 +123,13 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
             for s in ('finished', 'failed', 'missing')}
   first = study.finished[0].results if study.finished else {}
   test_split = first.get('test_split', first.get('eval_split', 'test'))
-  chosen_on = first.get('chosen_on', 'test')
-  md = [f'# Study report: {os.path.basename(os.path.abspath(study_dir))}', '',
-        f"Sweep `{plan['sweep']}` over base config `{plan['config']}`; fixed: "
+  best = table.best_split(study)
+  name = os.path.basename(os.path.abspath(study_dir))
+  md = [f'# Study report: {name}' + (' (a quick version)' if study.command_line else ''),
+        '']
+  if study.command_line:
+    md += [quick_line(study.command_line, plan['sweep']), '']
+  md += [f"Sweep `{plan['sweep']}` over base config `{plan['config']}`; fixed: "
         f"`{json.dumps(plan['fixed'])}`.", '',
         f"{len(study.runs)} runs planned: {counts['finished']} finished, "
         f"{counts['failed']} failed, {counts['missing']} missing."]
@@ -126,15 +138,17 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
   problems = _problems(study)
   if problems:
     md += ['', '## Missing or failed runs (left out of the statistics)', ''] + problems
-  md += ['', '## Results per config', '', table.config_markdown(rows, target), '',
-         f'Accuracies are on the `{test_split}` split at the last step, in %; '
+  md += ['', '## Results per config', '', table.config_markdown(rows, target, best), '',
+         f'*test acc*: the `{test_split}` split at the last step, in %; '
          '± is the sample standard deviation over seeds, 95% CI the Student-t '
-         'interval of the mean. *best*: the best of the periodic evaluations, '
-         + ('on validation data. ' if chosen_on == 'validation' else
+         f'interval of the mean. *best {best} acc*: the best of the periodic '
+         'evaluations during training, '
+         + ('on the validation data held out of the training split (not the '
+            'test split). ' if best == 'validation' else
             '**on the test split itself** (the runs had no validation data), '
             'so it is selection on the test set and optimistic. ') +
-         '*gap*: last logged training accuracy (dropout and augmentation on, '
-         'averaged over the logging interval) minus test accuracy, in '
+         '*train−test gap*: last logged training accuracy (in train mode: the '
+         'run\'s dropout and augmentation on, averaged over the logging interval) minus test accuracy, in '
          'percentage points; *inference mode*: the same with the training '
          'split evaluated like the test split, after training (no dropout, '
          f'no augmentation). *steps to {100 * target:g}%*: first logged '
@@ -142,7 +156,8 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
          '(k/n when not all did). *wall s/run*: training seconds; seeds '
          'trained by one program share its time equally. Baselines: '
          'scikit-learn on the same splits (gap = train-set minus test '
-         'accuracy; only the decision tree is random).']
+         'accuracy; no periodic evaluations, so no best; only the decision '
+         'tree is random).']
   if marginals:
     md += ['', '## Each swept field, averaged over the others' +
            (", each arm at its chosen value" if tuned else ''), '',
@@ -157,12 +172,14 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
   if tuned:
     for metric, rows_ in more_paired.items():
       if rows_:
+        steps = metric == 'steps to target'
         what = (f'steps to {100 * target:g}% training accuracy (pairs where both got there)'
-                if metric == 'steps to target' else
-                'the inference-mode train−test gap (pp)')
+                if steps else 'the inference-mode train−test gap (pp)')
         md += ['', f'### The same comparisons of {what}', '',
-               table.paired_markdown(rows_, regime_column=True,
-                                     unit='steps' if metric == 'steps to target' else 'pp')]
+               table.paired_markdown(
+                   rows_, regime_column=True, unit='steps' if steps else 'pp',
+                   what=(f'steps to {100 * target:g}% train acc' if steps
+                         else 'train−test gap, inference'))]
   if figures:
     md += ['', '## Plots', ''] + [
         f'![{os.path.basename(p)}](plots/{os.path.basename(p)})' for p in figures]

@@ -20,7 +20,7 @@ class Measures:
 def test_accuracy(results: dict) -> float:
   """The test split at the last step (runs from before validation data
   existed evaluated it as 'eval_accuracy')."""
-  return results.get('test_accuracy', results['eval_accuracy'])
+  return results['test_accuracy'] if 'test_accuracy' in results else results['eval_accuracy']
 
 
 def measure(run: Run, target: float) -> Measures:

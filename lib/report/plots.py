@@ -1,13 +1,20 @@
 """The study's figures (PNG), each with 95% confidence bands over runs:
-learning curves per activation, accuracy vs dropout rate, max vs mean pooling.
+learning curves per activation, accuracy vs dropout rate, max vs mean pooling,
+and a tuned study's validation accuracy over the tuned values.
 
 A figure is drawn only when its field is swept; other swept fields are
-averaged over (the title says so).
+averaged over (the title says so). Titles describe the runs' own settings
+(dropout, augmentation) and say when the study was shrunk with --seeds/--set;
+an accuracy axis that does not start at 0 says where it starts; many lines
+get distinct colour and line-style pairs, and over 10 arms are split into
+small multiples.
 """
 import json
 import os
 
 import matplotlib
+import matplotlib.lines  # pylint: disable=g-import-not-at-top
+import matplotlib.ticker  # pylint: disable=g-import-not-at-top
 matplotlib.use('Agg')  # Files only; no display on servers and in CI.
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
@@ -15,6 +22,12 @@ import numpy as np  # pylint: disable=wrong-import-position
 from lib.report import measures, stats  # pylint: disable=wrong-import-position
 from lib.report.measures import measure  # pylint: disable=wrong-import-position
 from lib.report.runs import Study  # pylint: disable=wrong-import-position
+from lib.sweeps import shrink  # pylint: disable=wrong-import-position
+
+# Colour and line style together: 10 colours x 4 styles before a repeat.
+LINE_STYLES = ('-', '--', ':', '-.')
+MARKERS = ('o', 's', '^', 'D', 'v', 'P', 'X', '*')
+MAX_LINES_PER_PANEL = 10
 
 
 def _field(study: Study, short: str) -> str | None:
@@ -34,6 +47,57 @@ def _averaged_over(study: Study, *shown: str | None) -> str:
   return ' × '.join(rest + ['seeds'])
 
 
+def _style(i: int) -> dict:
+  """The i-th line's colour, line style and marker: distinct for 40 lines."""
+  return dict(color=f'C{i % 10}', ls=LINE_STYLES[(i // 10) % len(LINE_STYLES)],
+              marker=MARKERS[i % len(MARKERS)])
+
+
+def _suptitle(fig, study: Study, text: str) -> None:
+  """The figure's title, plus a warning line for a study shrunk with
+  --seeds/--set (lib/sweeps/shrink.py)."""
+  if study.command_line:
+    text += (f'\nquick version ({shrink.flags_text(study.command_line)}), '
+             'not the study as declared')
+  fig.suptitle(text, color='black')
+
+
+def _note_axis_start(ax, unit: str = '%') -> None:
+  """An accuracy axis that starts above 0 says so: a break mark on the axis
+  and, in its label, where it starts."""
+  low = ax.get_ylim()[0]
+  if low <= 10:  # Near 0 anyway: start there, nothing to explain.
+    ax.set_ylim(bottom=min(low, 0))
+    return
+  if ax.get_ylabel():  # Panels sharing an axis have one label.
+    ax.set_ylabel(f'{ax.get_ylabel()}\n(axis starts at {low:.0f}{unit}, not 0)')
+  # The usual broken-axis mark: two short slanted strokes across the spine.
+  kw = dict(transform=ax.transAxes, color='black', clip_on=False, lw=1)
+  for dy in (0.0, 0.025):
+    ax.plot((-0.012, 0.012), (0.02 + dy, 0.04 + dy), **kw)
+
+
+def _training_mode(study: Study) -> str:
+  """What the logged training accuracy was measured with: the train mode's
+  dropout and augmentation, as the runs were configured."""
+  configs = [r.config for r in study.finished if r.config]
+  if not configs:
+    return 'train mode'
+  rates = sorted({c.get('model', {}).get('dropout', 0.0) or 0.0 for c in configs})
+  augmented = {bool((c.get('data', {}).get('random_shift') or 0) or
+                    c.get('data', {}).get('augment', 'none') not in ('none', '', None))
+               for c in configs}
+  if rates == [0.0]:
+    parts = ['no dropout']
+  elif 0.0 in rates:
+    parts = ['dropout on where > 0']
+  else:
+    parts = ['dropout ' + '/'.join(f'{r:g}' for r in rates) + ' on']
+  parts.append({frozenset({True}): 'augmented', frozenset({False}): 'no augmentation'}
+               .get(frozenset(augmented), 'augmented where set'))
+  return ', '.join(parts)
+
+
 def _band(ax, x, summaries, label, **style):
   mean = np.array([s.mean for s in summaries])
   low = np.array([s.ci_low for s in summaries])
@@ -49,7 +113,8 @@ def learning_curves(study: Study, path: str) -> str | None:
   if act is None or not study.finished:
     return None
   fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-  for ax, split, title in ((axes[0], 'train', 'training accuracy (dropout on)'),
+  mode = _training_mode(study)
+  for ax, split, title in ((axes[0], 'train', f'training accuracy, train mode ({mode})'),
                            (axes[1], None, None)):
     if split is None:  # What was evaluated while training.
       chosen = study.finished[0].results.get('chosen_on', 'test')
@@ -59,13 +124,16 @@ def learning_curves(study: Study, path: str) -> str | None:
       curves = [r.curve(split) for r in runs]
       steps = sorted(set.intersection(*(set(c) for c in curves)))
       summaries = [stats.summarize([100 * c[s] for c in curves]) for s in steps]
-      _band(ax, steps, summaries, str(value), marker='o' if len(steps) < 10 else None)
+      style = _style(len(ax.lines))
+      if len(steps) >= 10:
+        style['marker'] = None  # Dense curves: markers would hide them.
+      _band(ax, steps, summaries, str(value), **style)
     ax.set(title=title, xlabel='step', ylim=(0, 100.5))
     ax.grid(alpha=0.3)
   axes[0].set_ylabel('accuracy (%)')
   axes[1].legend(title='activation')
-  fig.suptitle(f'Learning curves per activation (mean over '
-               f'{_averaged_over(study, act)}; band: 95% CI)')
+  _suptitle(fig, study, f'Learning curves per activation (mean over '
+            f'{_averaged_over(study, act)}; band: 95% CI)')
   return _save(fig, path)
 
 
@@ -82,14 +150,17 @@ def dropout_curve(study: Study, path: str) -> str | None:
     groups = sorted(_by_value(runs, drop).items())
     rates = [rate for rate, _ in groups]
     ms = [[measure(r, 1.0) for r in g] for _, g in groups]
-    label = str(line_value) if act else 'all'
+    # One line without an activation axis: no legend needed.
+    label = str(line_value) if act else None
+    style = _style(len(axes[0].lines))
     _band(axes[0], rates, [stats.summarize([100 * m.test_acc for m in g]) for g in ms],
-          label, marker='o')
+          label, **style)
     _band(axes[1], rates, [stats.summarize([None if gap_of(m) is None else 100 * gap_of(m)
                                             for m in g]) for g in ms],
-          label, marker='o')
-  axes[0].set(title='test accuracy', xlabel='dropout rate', ylabel='accuracy (%)',
+          label, **style)
+  axes[0].set(title='test accuracy', xlabel='dropout rate', ylabel='test accuracy (%)',
               ylim=(None, 100.5))
+  _note_axis_start(axes[0])
   axes[1].set(title='train − test accuracy gap' +
               (' (train split in inference mode)' if clean else ' (logged train acc)'),
               xlabel='dropout rate',
@@ -97,9 +168,10 @@ def dropout_curve(study: Study, path: str) -> str | None:
   for ax in axes:
     ax.grid(alpha=0.3)
   axes[1].axhline(0, color='black', linewidth=0.8)
-  axes[0].legend(title='activation' if act else None)
-  fig.suptitle(f'Accuracy vs dropout (mean over {_averaged_over(study, drop, act)}; '
-               f'band: 95% CI)')
+  if act:
+    axes[0].legend(title='activation')
+  _suptitle(fig, study, f'Accuracy vs dropout (mean over '
+            f'{_averaged_over(study, drop, act)}; band: 95% CI)')
   return _save(fig, path)
 
 
@@ -121,12 +193,19 @@ def pooling_bars(study: Study, path: str) -> str | None:
     err = np.nan_to_num(np.array([s.half_width for s in summaries]))
     ax.bar(np.arange(len(by_act)) + i * width, mean, width, yerr=err, capsize=4,
            label=str(kind))
-  ax.set_xticks(np.arange(len(by_act)) + width * (len(kinds) - 1) / 2,
-                [str(a) if act else 'all' for a in by_act])
-  ax.set(ylabel='test accuracy (%)', xlabel='activation' if act else '',
-         title=f'Max vs mean pooling (mean over {_averaged_over(study, pool, act)}; '
-               f'bars: 95% CI)')
-  ax.set_ylim(max(0, np.nanmin(lows) - 15), 100)
+  if act:
+    ax.set_xticks(np.arange(len(by_act)) + width * (len(kinds) - 1) / 2,
+                  [str(a) for a in by_act])
+    ax.set_xlabel('activation')
+  else:  # One group of bars: the pooling legend says what each bar is.
+    ax.set_xticks([])
+    ax.set_xlabel(f'pooling (every run of the study: {len(study.finished)} runs)')
+  ax.set(ylabel='test accuracy (%)')
+  _suptitle(fig, study, f'Max vs mean pooling (mean over '
+            f'{_averaged_over(study, pool, act)}; bars: 95% CI)')
+  # Zoomed to the bars' range, in steps of 10; the axis says where it starts.
+  ax.set_ylim(max(0, 10 * np.floor((np.nanmin(lows) - 15) / 10)), 100)
+  _note_axis_start(ax)
   ax.legend(title='pooling')
   ax.grid(alpha=0.3, axis='y')
   return _save(fig, path)
@@ -135,39 +214,88 @@ def pooling_bars(study: Study, path: str) -> str | None:
 def _save(fig, path: str) -> str:
   os.makedirs(os.path.dirname(path), exist_ok=True)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  fig.savefig(path, dpi=110, bbox_inches='tight')  # Legends outside the axes.
   plt.close(fig)
   return path
 
 
+def _panels(study: Study, arms: dict[str, list]) -> tuple[str | None, dict]:
+  """Over MAX_LINES_PER_PANEL arms: one panel per value of the first arm
+  field that varies ({value: {arm: runs}}); else one panel (field None)."""
+  fields = [f for f in study.arm_fields
+            if len({json.dumps(runs[0].overrides[f]) for runs in arms.values()}) > 1]
+  if len(arms) <= MAX_LINES_PER_PANEL or not fields:
+    return None, {None: arms}
+  field, panels = fields[0], {}
+  for arm, runs in arms.items():
+    panels.setdefault(json.dumps(runs[0].overrides[field]), {})[arm] = runs
+  return field, {json.loads(k): v for k, v in panels.items()}
+
+
+def _without(arm: str, field: str | None) -> str:
+  """The arm's name less the panel's field (its title says it)."""
+  if field is None:
+    return arm
+  short = field.rsplit('.', 1)[-1]
+  return ','.join(p for p in arm.split(',') if not p.startswith(short + '=')) or arm
+
+
 def tuning_curves(study: Study, path: str, chosen: dict | None = None) -> str | None:
   """Mean validation accuracy against the tuned value, one line per arm
-  (a single numeric tuned field only); `chosen` ({arm: value}) is marked."""
+  (a single numeric tuned field only); `chosen` ({arm: value}) is marked.
+  Over 10 arms, one panel per value of the first arm field."""
   if len(study.tuned_fields) != 1 or not study.finished:
     return None
   field = study.tuned_fields[0]
-  fig, ax = plt.subplots(figsize=(12, 5))
   arms: dict[str, list] = {}
   for r in study.finished:
     if r.results.get('chosen_on') == 'validation':
       arms.setdefault(r.arm, []).append(r)
-  for arm, runs in arms.items():
-    by_value = _by_value(runs, field)
-    xs = sorted(by_value)
-    mean = [np.mean([100 * r.results['validation_accuracy'] for r in by_value[x]])
-            for x in xs]
-    line, = ax.plot(xs, mean, marker='o', ms=3, lw=1, label=arm)
-    if (chosen or {}).get(arm) in xs:  # lib/report/tuning.py's choice.
-      best = xs.index(chosen[arm])
-      ax.plot(xs[best], mean[best], '*', ms=10, color=line.get_color())
-  ax.set_xscale('log')
+  if not arms:
+    return None
+  panel_field, panels = _panels(study, arms)
+  # One style per label (the arm less the panel's field), the same in
+  # every panel, so that one legend serves them all.
+  labels = list(dict.fromkeys(_without(a, panel_field) for a in arms))
+  fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels) + 3, 5),
+                           sharey=True, squeeze=False)
   shared = study.shared.get(field)
-  if shared:
-    ax.axvline(shared, color='gray', ls='--', lw=1, label='shared')
-  ax.set(xlabel=field, ylabel='validation accuracy (%), mean over seeds',
-         title='Each arm over the tuned values (star: the value chosen)')
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=7, loc='center left', bbox_to_anchor=(1.01, 0.5))
+  values = sorted({r.overrides[field] for runs in arms.values() for r in runs})
+  for ax, (panel, panel_arms) in zip(axes[0], panels.items()):
+    for arm, runs in panel_arms.items():
+      by_value = _by_value(runs, field)
+      xs = sorted(by_value)
+      mean = [np.mean([100 * r.results['validation_accuracy'] for r in by_value[x]])
+              for x in xs]
+      label = _without(arm, panel_field)
+      line, = ax.plot(xs, mean, ms=4, lw=1.2, label=label,
+                      **_style(labels.index(label)))
+      if (chosen or {}).get(arm) in xs:  # lib/report/tuning.py's choice.
+        best = xs.index(chosen[arm])
+        ax.plot(xs[best], mean[best], '*', ms=13, color=line.get_color(),
+                markeredgecolor='black', markeredgewidth=0.6)
+    ax.set_xscale('log')
+    # Ticks at the tuned values only (log axes label 2x10^-3 and crowd).
+    ax.set_xticks(values, [f'{v:g}' for v in values], rotation=30)
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    if shared:
+      ax.axvline(shared, color='gray', ls='--', lw=1)
+    ax.set(xlabel=field)
+    if panel_field is not None:
+      ax.set_title(f'{panel_field.rsplit(".", 1)[-1]}={panel}')
+    ax.grid(alpha=0.3)
+  handles = [matplotlib.lines.Line2D([], [], ms=4, lw=1.2, label=label, **_style(i))
+             for i, label in enumerate(labels)]
+  handles += [matplotlib.lines.Line2D([], [], color='gray', ls='--', lw=1,
+                                      label=f'shared value ({shared:g})')] if shared else []
+  handles += [matplotlib.lines.Line2D([], [], ls='', marker='*', ms=11, color='white',
+                                      markeredgecolor='black', label='chosen on validation')]
+  fig.legend(handles=handles, fontsize=8, loc='center left', bbox_to_anchor=(1.0, 0.5))
+  axes[0][0].set_ylabel('validation accuracy (%), mean over seeds')
+  for ax in axes[0]:
+    _note_axis_start(ax)  # The first one's label says where.
+  _suptitle(fig, study, 'Each arm over the tuned values (star: the value chosen '
+            'on validation)')
   return _save(fig, path)
 
 

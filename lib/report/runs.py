@@ -4,7 +4,7 @@ import json
 import os
 
 from lib import errors, metrics_writer, provenance, trainer
-from lib.sweeps import layout
+from lib.sweeps import layout, shrink
 
 
 @dataclasses.dataclass
@@ -33,6 +33,8 @@ class Study:
   runs: list[Run]
   tuned_fields: list[str] = dataclasses.field(default_factory=list)
   shared: dict = dataclasses.field(default_factory=dict)  # Tuned fields' base values.
+  # --seeds/--set the study was run with (lib/sweeps/shrink.py); {}: none.
+  command_line: dict = dataclasses.field(default_factory=dict)
 
   @property
   def arm_fields(self) -> list[str]:
@@ -71,4 +73,4 @@ def load(study_dir: str) -> Study:
     runs.append(run)
   fields = [f for f in plan['fields'] if f != 'seed']
   return Study(study_dir, fields, runs, plan.get('tuned_fields', []),
-               plan.get('shared', {}))
+               plan.get('shared', {}), plan.get(shrink.PLAN_KEY, {}))

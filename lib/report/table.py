@@ -26,17 +26,32 @@ def summaries(prefix: str, values, scale: float = 1.0) -> dict:
           f'{prefix}_n': s.n}
 
 
-def aggregate(runs, target: float) -> dict:
-  """Mean, std and 95% CI over `runs` (finished ones) of every measure."""
+def best_key(split: str) -> str:
+  """The column of the best periodic evaluation, named by its split."""
+  return f'best_{split}_acc'
+
+
+def best_split(study: Study) -> str:
+  """Where the runs' periodic evaluations (and so *best*) were: validation
+  data, or the test split for runs that had none."""
+  first = study.finished[0].results if study.finished else {}
+  return 'validation' if first.get('chosen_on') == 'validation' else 'test'
+
+
+def aggregate(runs, target: float, best: str | None = None) -> dict:
+  """Mean, std and 95% CI over `runs` (finished ones) of every measure;
+  `best`: the split of the best periodic evaluation, None to leave it out.
+  Every column names its split."""
   ms = [measure(r, target) for r in runs]
   steps = [m.steps_to_target for m in ms]
   row = {}
   row.update(summaries('test_acc', [m.test_acc for m in ms], 100))
-  row.update(summaries('best_acc', [m.best_acc for m in ms], 100))
-  row.update(summaries('gap', [m.gap for m in ms], 100))
-  row.update(summaries('eval_gap', [m.eval_gap for m in ms], 100))
-  row.update(summaries('steps_to_target', steps))
-  row['reached_target'] = sum(s is not None for s in steps)
+  if best:
+    row.update(summaries(best_key(best), [m.best_acc for m in ms], 100))
+  row.update(summaries('train_test_gap', [m.gap for m in ms], 100))
+  row.update(summaries('train_test_gap_inference', [m.eval_gap for m in ms], 100))
+  row.update(summaries('steps_to_train_target', steps))
+  row['reached_train_target'] = sum(s is not None for s in steps)
   row.update(summaries('wall_s', [m.wall_s for m in ms]))
   return row
 
@@ -53,7 +68,7 @@ def config_rows(study: Study, target: float) -> list[dict]:
     row.update({keys[f]: runs[0].overrides.get(f) for f in study.fields})
     row.update(planned=len(runs), finished=len(done),
                failed=sum(r.status == 'failed' for r in runs))
-    row.update(aggregate(done, target))
+    row.update(aggregate(done, target, best_split(study)))
     rows.append(row)
   return rows
 
@@ -124,6 +139,8 @@ def _num(v: float, digits: int = 2) -> str:
 
 
 def _pm(row: dict, prefix: str, digits: int = 2) -> str:
+  if f'{prefix}_mean' not in row:  # Not measured for this row (baselines' best).
+    return '–'
   mean, std = row[f'{prefix}_mean'], row[f'{prefix}_std']
   if isinstance(mean, float) and math.isnan(mean):
     return '–'
@@ -137,10 +154,11 @@ def _ci(row: dict, prefix: str, digits: int = 2) -> str:
 
 def _steps(row: dict, n_key: str) -> str:
   n = row[n_key]
-  if not row['reached_target']:
+  k = row['reached_train_target']
+  if not k:
     return f'never (0/{n})'
-  text = _num(row['steps_to_target_mean'], 0)
-  return text if row['reached_target'] == n else f"{text} ({row['reached_target']}/{n})"
+  text = _num(row['steps_to_train_target_mean'], 0)
+  return text if k == n else f'{text} ({k}/{n})'
 
 
 def _table(header: list[str], lines: list[list[str]]) -> str:
@@ -149,26 +167,31 @@ def _table(header: list[str], lines: list[list[str]]) -> str:
   return '\n'.join(out)
 
 
-def config_markdown(rows: list[dict], target: float) -> str:
-  header = ['config', 'runs', 'test acc % (mean ± std)', '95% CI', 'best acc %',
-            'train−test gap (pp)', 'gap, inference mode (pp)',
+GAP_HEADERS = ['train−test gap (pp)', 'train−test gap, inference mode (pp)']
+
+
+def config_markdown(rows: list[dict], target: float, best: str = 'validation') -> str:
+  """`best`: the split of the runs' periodic evaluations (best_split)."""
+  header = ['config', 'runs', 'test acc % (mean ± std)', '95% CI, test acc',
+            f'best {best} acc % (during training)', *GAP_HEADERS,
             f'steps to {100 * target:g}% train acc', 'wall s/run']
   lines = []
   for r in rows:
     runs = f"{r['finished']}/{r['planned']}" if r['kind'] == 'network' else str(r['finished'])
     lines.append([r['config'], runs, _pm(r, 'test_acc'), _ci(r, 'test_acc'),
-                  _pm(r, 'best_acc'), _pm(r, 'gap'), _pm(r, 'eval_gap'),
+                  _pm(r, best_key(best)), _pm(r, 'train_test_gap'),
+                  _pm(r, 'train_test_gap_inference'),
                   _steps(r, 'test_acc_n') if r['kind'] == 'network' else '–',
                   _num(r['wall_s_mean'], 1)])
   return _table(header, lines)
 
 
 def marginal_markdown(rows: list[dict], target: float) -> str:
-  header = ['field', 'value', 'runs', 'test acc % (mean ± std)', '95% CI',
-            'train−test gap (pp)', 'gap, inference mode (pp)',
-            f'steps to {100 * target:g}% train acc']
+  header = ['field', 'value', 'runs', 'test acc % (mean ± std)', '95% CI, test acc',
+            *GAP_HEADERS, f'steps to {100 * target:g}% train acc']
   lines = [[r['field'], naming.format_value(r['value']), str(r['runs']),
-            _pm(r, 'test_acc'), _ci(r, 'test_acc'), _pm(r, 'gap'), _pm(r, 'eval_gap'),
+            _pm(r, 'test_acc'), _ci(r, 'test_acc'), _pm(r, 'train_test_gap'),
+            _pm(r, 'train_test_gap_inference'),
             _steps(r, 'test_acc_n')] for r in rows]
   return _table(header, lines)
 
@@ -178,9 +201,10 @@ def _p(p: float) -> str:
 
 
 def paired_markdown(rows: list[dict], regime_column: bool = False,
-                    unit: str = 'pp') -> str:
+                    unit: str = 'pp', what: str = 'test acc') -> str:
+  """`what`: the measure compared, named with its split."""
   header = (['learning rate'] if regime_column else []) + [
-      'field', 'a − b', 'matched pairs', f'mean diff ({unit})', '95% CI',
+      'field', 'a − b', 'matched pairs', f'mean diff, {what} ({unit})', '95% CI',
       'p (paired t)', 'p (Holm)', f'detectable ({unit})']
   lines = [([r['regime']] if regime_column else []) + [
       r['field'], f"{naming.format_value(r['a'])} − {naming.format_value(r['b'])}",
@@ -206,8 +230,9 @@ def tuning_markdown(rows: list[dict], tuned_fields: list[str], target: float) ->
   show = lambda v: ('–' if v is None else
                     ', '.join(f'{keys[f]}={naming.format_value(x)}' for f, x in v.items()))
   header = ['arm', 'chosen (on validation)', 'its validation acc %',
-            'runner-up', 'margin (pp)', 'test acc %, shared', '95% CI',
-            'test acc %, chosen', '95% CI', 'gap, inference (pp): shared / chosen',
+            'runner-up (on validation)', 'margin, validation acc (pp)',
+            'test acc %, shared', '95% CI, test acc', 'test acc %, chosen',
+            '95% CI, test acc', 'train−test gap, inference (pp): shared / chosen',
             f'steps to {100 * target:g}% train acc: shared / chosen']
   lines = [[r['arm'], (show(r['chosen']) + (' (edge of the grid)' if r['at_edge'] else ''))
             if r['chosen'] is not None else f"not chosen: {r['why_not']}",
