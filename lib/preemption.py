@@ -57,7 +57,8 @@ def _interrupted(route: str) -> None:
            'stops at once, losing the steps since the last checkpoint)')
       return
   _say('second Ctrl-C: stopped at once; the last saved checkpoint (if any) '
-       'is kept: run the same command again to resume from it')
+       'is kept: run the same command again, with the same --workdir, to '
+       'resume from it')
   os._exit(INTERRUPTED_EXIT_STATUS)  # pylint: disable=protected-access
 
 

@@ -17,6 +17,7 @@ everything it can before anything is written, then the loop runs.
 import json
 import math
 import os
+import shlex
 import time
 from typing import Sequence
 
@@ -137,11 +138,13 @@ class Preempted(Exception):
   def signal(self) -> str:
     return self.args[1] if len(self.args) > 1 else 'SIGTERM'
 
-  def line(self) -> str:
-    """What the entry point says when it stops."""
+  def line(self, workdir: str) -> str:
+    """What the entry point says when it stops. The workdir is named:
+    `./launch.sh train` without one makes a new one each time."""
     what = 'Ctrl-C' if self.signal == 'SIGINT' else self.signal
     return (f'{what}: saved a checkpoint at step {self.step} and stopped; '
-            'run the same command again to resume')
+            'run the same command again to resume (with '
+            f'{shlex.quote(f"--workdir={workdir}")})')
 
 
 def write_json_atomic(path: str, obj) -> None:
@@ -601,5 +604,5 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                  os.path.join(workdir, 'checkpoints'), evaluate_train_split,
                  allow_config_change)[0]
   except Preempted as e:
-    progress.say(e.line())
+    progress.say(e.line(workdir))
     return {'preempted_at_step': e.step, 'signal': e.signal}

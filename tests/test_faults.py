@@ -94,7 +94,8 @@ def test_ctrl_c_saves_says_how_to_resume_and_exits_130(data_dir, tmp_path, strai
   assert err.startswith('Ctrl-C: stopping after this step with a checkpoint')
   (last,) = [l for l in out.splitlines() if l.startswith('Ctrl-C: ')]
   stopped_at = int(last.split('Ctrl-C: saved a checkpoint at step ')[1].split()[0])
-  assert last.endswith('and stopped; run the same command again to resume')
+  assert last.endswith('and stopped; run the same command again to resume '
+                       f'(with --workdir={tmp_path})')
   assert _steps(tmp_path)[-1] == stopped_at < STEPS
   resumed = _run(tmp_path, data_dir)
   assert f'resumed from the checkpoint at step {stopped_at}' in resumed.stdout
