@@ -1,12 +1,10 @@
 """Pooling registry: 'max', 'mean' or 'none', chosen by name in every model.
 
-The registry holds flax's own pooling. lib/cpu_gradients may replace an
-entry while it traces a train step (`overridden`), to differentiate it
-another way; models never see the difference.
+The registry holds flax's own pooling. A model built for a CPU train step
+(lib/models build(..., rewrites=...)) passes its `max_pool` field here: the
+same maximum, differentiated another way (lib/cpu_gradients/max_pool.py).
 """
-import contextlib
-import contextvars
-from typing import Callable, Iterator
+from typing import Callable
 
 import flax.linen as nn
 import jax
@@ -34,26 +32,15 @@ Pool = Callable[[jax.Array, int, int, str], jax.Array]
 
 POOLINGS: dict[str, Pool] = {'max': _max, 'mean': _mean, 'none': _none}
 
-_OVERRIDES = contextvars.ContextVar('pooling_overrides', default={})
-
-
-@contextlib.contextmanager
-def overridden(**pools: Pool) -> Iterator[None]:
-  """Within this block, `get(name)` returns pools[name] for the names given."""
-  token = _OVERRIDES.set({**_OVERRIDES.get(), **pools})
-  try:
-    yield
-  finally:
-    _OVERRIDES.reset(token)
-
-
-def get(name: str) -> Pool:
+def get(name: str, max_pool: Pool | None = None) -> Pool:
+  """The pooling called `name`; `max_pool`, when given, is used for 'max'."""
   if name not in POOLINGS:
     raise errors.unknown_name('pooling', name, POOLINGS)
-  return _OVERRIDES.get().get(name, POOLINGS[name])
+  return max_pool if name == 'max' and max_pool is not None else POOLINGS[name]
 
 
 def pool(name: str, x: jax.Array, window: int = 2, stride: int | None = None,
-         padding='VALID') -> jax.Array:
+         padding='VALID', max_pool: Pool | None = None) -> jax.Array:
   """Pools NHWC `x` with a square window; stride defaults to the window."""
-  return get(name)(x, window, window if stride is None else stride, padding)
+  return get(name, max_pool)(x, window, window if stride is None else stride,
+                             padding)

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from lib import cpu_gradients, losses
+from lib import losses
 from lib.data import device_augment, pipeline
 
 
@@ -41,15 +41,15 @@ def init_state(model: nn.Module, tx: optax.GradientTransformation,
 
 
 def loss_and_grads(model: nn.Module, params, model_state, images, labels,
-                   dropout_rng, gradient_rewrites: frozenset[str] = frozenset()):
+                   dropout_rng):
   """Mean cross-entropy of the batch in train mode, its gradient with
-  respect to `params`, the logits and the updated model state. The model is
-  differentiated with lib/cpu_gradients' `gradient_rewrites` (none: JAX's own)."""
+  respect to `params`, the logits and the updated model state. `model` is
+  the train model: built with the CPU gradient rewrites where they are on
+  (lib/models build(..., rewrites=...))."""
   def loss_fn(params):
-    with cpu_gradients.applied(gradient_rewrites):
-      logits, new_model_state = model.apply(
-          {'params': params, **model_state}, images, train=True,
-          rngs={'dropout': dropout_rng}, mutable=list(model_state))
+    logits, new_model_state = model.apply(
+        {'params': params, **model_state}, images, train=True,
+        rngs={'dropout': dropout_rng}, mutable=list(model_state))
     loss = losses.per_example_loss(logits, labels).mean()
     return loss, (logits, dict(new_model_state))
   (loss, (logits, new_model_state)), grads = jax.value_and_grad(
@@ -58,12 +58,10 @@ def loss_and_grads(model: nn.Module, params, model_state, images, labels,
 
 
 def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
-                    random_shift: int = 0, grad_accum_steps: int = 1,
-                    gradient_rewrites: frozenset[str] = frozenset()
+                    random_shift: int = 0, grad_accum_steps: int = 1
                     ) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
-  """The step; `gradient_rewrites` as lib.cpu_gradients.resolve gives them."""
-  compute_grads = functools.partial(loss_and_grads, model,
-                                    gradient_rewrites=gradient_rewrites)
+  """The step of the train model `model` (see loss_and_grads)."""
+  compute_grads = functools.partial(loss_and_grads, model)
 
   def accumulated(params, model_state, images, labels, dropout_rng):
     """Same as compute_grads over the batch, run in `grad_accum_steps` slices.

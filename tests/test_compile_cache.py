@@ -84,19 +84,19 @@ ONEDNN_ON = {'xla_cpu_use_onednn': True, 'xla_cpu_experimental_onednn_custom_cal
 def _train_step_compiled(name: str, options: dict):
   """The trainer's CPU train step of a zoo model at a small input, compiled."""
   import jax  # pylint: disable=g-import-not-at-top
-  from lib import cpu_gradients, optim, train_step  # pylint: disable=g-import-not-at-top
+  from lib import cpu_gradients, models, optim, train_step  # pylint: disable=g-import-not-at-top
   from tests import test_model_zoo  # pylint: disable=g-import-not-at-top
   import ml_collections  # pylint: disable=g-import-not-at-top
   shape = test_model_zoo.input_shape(name)
-  model = test_model_zoo.build(name)
+  model = models.build(ml_collections.ConfigDict({'name': name}), 10,
+                       rewrites=cpu_gradients.resolve('on'))
   tx = optim.build(ml_collections.ConfigDict(dict(
       name='momentum', learning_rate=0.1, momentum=0.9, schedule='constant',
       warmup_epochs=0.0, weight_decay=0.0, step_epochs=())), 1, 1)
   state = jax.eval_shape(lambda: train_step.init_state(model, tx, shape, 0))
   batch = {'image': jax.ShapeDtypeStruct((2, *shape), 'uint8'),
            'label': jax.ShapeDtypeStruct((2,), 'int32')}
-  step = train_step.make_train_step(model, tx,
-                                    gradient_rewrites=cpu_gradients.resolve('on'))
+  step = train_step.make_train_step(model, tx)
   return jax.jit(step).lower(state, batch).compile(options)
 
 

@@ -3,8 +3,10 @@
 The rewrites replace how JAX differentiates max pooling and convolutions and
 reorder ConvBlock's conv -> activation -> max pool, for speed on XLA:CPU. A
 speed change must not change what is learned: these compare, under jit,
-against jax.grad of the plain layers in their written order.
-tests/test_whole_model_gradients.py does the same for every whole model.
+against jax.grad of the plain layers in their written order. Each layer is
+built as lib/models build() builds it, with cpu_gradients.model_fields as
+its fields. tests/test_whole_model_gradients.py does the same for every
+whole model.
 """
 import flax.linen as nn
 import jax
@@ -47,18 +49,23 @@ CONV_REWRITES = frozenset({'conv_barrier', 'matmul_filter_grad',
                            'sliced_filter_grad'})
 
 
+def _conv(rewrites, **settings) -> nn.Conv:
+  """nn.Conv with the convolution `rewrites` give, as the models build it."""
+  convolve = cpu_gradients.model_fields(rewrites).get('conv_general_dilated')
+  return nn.Conv(conv_general_dilated=convolve, **settings)
+
+
 def _conv_grads(rewrites, batch, channels=6, features=8, **settings):
   """nn.Conv's output and jitted gradients, differentiated with `rewrites`."""
   x = jax.random.normal(jax.random.PRNGKey(0), (batch, 10, 10, channels))
-  module = nn.Conv(features=features, **settings)
+  module = _conv(rewrites, features=features, **settings)
   params = module.init(jax.random.PRNGKey(2), x[:1])
   y = module.apply(params, x)
   g = _cotangent(y.shape)
 
   @jax.jit
   def grads(params, x):
-    with cpu_gradients.applied(rewrites):
-      _, vjp = jax.vjp(lambda p, x: module.apply(p, x), params, x)
+    _, vjp = jax.vjp(lambda p, x: module.apply(p, x), params, x)
     return vjp(g)
   return y, grads(params, x)
 
@@ -145,12 +152,11 @@ def test_batch_that_is_no_multiple_of_the_slice_is_not_sliced():
 def test_which_filter_gradients_are_matrix_products(settings, channels,
                                                      features, matmul):
   x = jnp.zeros((4, 10, 10, channels))
-  module = nn.Conv(features=features, **settings)
+  module = _conv(CONV_REWRITES, features=features, **settings)
   params = module.init(jax.random.PRNGKey(0), x)
 
   def loss(p):
-    with cpu_gradients.applied(CONV_REWRITES):
-      return module.apply(p, x).sum()
+    return module.apply(p, x).sum()
   jaxpr = str(jax.make_jaxpr(jax.grad(loss))(params))
   assert ('dot_general' in jaxpr) == matmul
 
@@ -161,8 +167,9 @@ def test_pooling_before_the_activation_changes_nothing(activation, window,
                                                        stride):
   """pool_first max-pools before the bias and a non-decreasing activation:
   same parameters, same outputs, same gradients as conv -> act -> pool."""
-  block = lambda: layers.ConvBlock(8, 3, activation=activation, pooling='max',
-                                   pool_size=window, pool_stride=stride)
+  block = lambda rewrites=frozenset(): layers.ConvBlock(
+      8, 3, activation=activation, pooling='max', pool_size=window,
+      pool_stride=stride, **cpu_gradients.model_fields(rewrites))
   x = jax.random.normal(jax.random.PRNGKey(0), (2, 9, 9, 3))
   params = block().init(jax.random.PRNGKey(1), x)
   # A bias large enough that the activations' curved parts are all reached.
@@ -171,8 +178,7 @@ def test_pooling_before_the_activation_changes_nothing(activation, window,
   def forward_and_grads(rewrites):
     @jax.jit
     def run(params, x):
-      with cpu_gradients.applied(rewrites):
-        y, vjp = jax.vjp(lambda p, x: block().apply(p, x), params, x)
+      y, vjp = jax.vjp(lambda p, x: block(rewrites).apply(p, x), params, x)
       return y, vjp(_cotangent(y.shape))
     return run(params, x)
 
@@ -195,6 +201,7 @@ def test_pooling_stays_after_the_activation_where_they_do_not_commute(
   """gelu dips and rises again; mean pooling is not a max: for these the
   block is conv -> activation -> pool as written, rewrites on or off."""
   block = layers.ConvBlock(4, 3, activation=activation, pooling=pool)
+  rewritten = block.clone(**cpu_gradients.model_fields(cpu_gradients.resolve('on')))
   x = jax.random.normal(jax.random.PRNGKey(0), (2, 8, 8, 3))
   params = block.init(jax.random.PRNGKey(1), x)
   params['params']['conv']['bias'] = jnp.linspace(-2.0, 2.0, 4)
@@ -202,8 +209,9 @@ def test_pooling_stays_after_the_activation_where_they_do_not_commute(
   y = jax.lax.conv_general_dilated(x, kernel, (1, 1), 'SAME',
                                    dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
   expected = pooling.pool(pool, activations.get(activation)(y + bias), 2)
-  with cpu_gradients.applied(cpu_gradients.resolve('on')):
-    np.testing.assert_allclose(block.apply(params, x), expected, rtol=1e-5, atol=1e-6)
+  for module in (block, rewritten):
+    np.testing.assert_allclose(module.apply(params, x), expected, rtol=1e-5,
+                               atol=1e-6)
   # The other order gives other values: the test above would catch a swap.
   swapped = activations.get(activation)(pooling.pool(pool, y, 2) + bias)
   assert not np.allclose(swapped, expected, atol=1e-3)
@@ -254,3 +262,19 @@ def test_a_bad_setting_on_the_command_line_is_one_error_line(tmp_path):
   assert proc.stderr.strip().splitlines()[-1].startswith(
       "error: train.fast_cpu_gradients='fast'")
   assert not (tmp_path / 'run').exists()
+
+
+def test_pool_first_adds_the_bias_on_the_pooled_map():
+  """The field reaches the program: with pool_first the bias and the
+  activation run on the 2x2-pooled map, without it on the conv's output."""
+  x = jnp.zeros((2, 8, 8, 3))
+
+  def shapes_added_to(rewrites):
+    block = layers.ConvBlock(8, 3, activation='relu', pooling='max',
+                             **cpu_gradients.model_fields(rewrites))
+    params = block.init(jax.random.PRNGKey(0), x)
+    jaxpr = jax.make_jaxpr(lambda p: block.apply(p, x))(params).jaxpr
+    return {tuple(e.outvars[0].aval.shape) for e in jaxpr.eqns
+            if e.primitive.name == 'add'}
+  assert shapes_added_to(frozenset()) == {(2, 8, 8, 8)}
+  assert shapes_added_to({'pool_first'}) == {(2, 4, 4, 8)}

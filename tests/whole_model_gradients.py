@@ -82,8 +82,9 @@ def check(spec: str, settings: list[str], batch: int) -> dict:
   name, shape, fields = parse(spec)
   classes = 1000 if shape[0] >= 224 else 10
   config = ml_collections.ConfigDict({'name': name, **fields})
-  model32 = models.build(config, classes, dtype=jnp.float32)
-  model64 = models.build(config, classes, dtype=jnp.float64)
+  build = lambda dtype, rewrites=frozenset(): models.build(
+      config, classes, rewrites, dtype=dtype)
+  model32 = build(jnp.float32)
   keys = jax.random.split(jax.random.PRNGKey(0), 4)
   images = jax.random.uniform(keys[0], (batch, *shape), jnp.float32)
   labels = jax.random.randint(keys[1], (batch,), 0, classes)
@@ -92,24 +93,25 @@ def check(spec: str, settings: list[str], batch: int) -> dict:
   state32 = dict(variables)
   to64 = lambda tree: jax.tree.map(lambda x: x.astype(jnp.float64), tree)
 
-  def gradients(model, params, state, images, rewrites):
+  def gradients(model, params, state, images):
     fn = jax.jit(lambda p, s, x: train_step.loss_and_grads(
-        model, p, s, x, labels, keys[3], rewrites))
+        model, p, s, x, labels, keys[3]))
     _, _, new_state, grads = fn(params, state, images)
     return {'grads': grads, 'model_state': new_state}
 
-  truth = gradients(model64, to64(params32), to64(state32),
-                    images.astype(jnp.float64), frozenset())
-  plain32 = gradients(model32, params32, state32, images, frozenset())
+  # Each model as the trainer builds it: the rewrites are its fields.
+  truth = gradients(build(jnp.float64), to64(params32), to64(state32),
+                    images.astype(jnp.float64))
+  plain32 = gradients(model32, params32, state32, images)
   checked, seen = {}, {}
   for setting in settings:
     rewrites = cpu_gradients.resolve(setting)
     if rewrites in seen.values():
       continue
     seen[setting] = rewrites
-    ours64 = gradients(model64, to64(params32), to64(state32),
-                       images.astype(jnp.float64), rewrites)
-    ours32 = gradients(model32, params32, state32, images, rewrites)
+    ours64 = gradients(build(jnp.float64, rewrites), to64(params32),
+                       to64(state32), images.astype(jnp.float64))
+    ours32 = gradients(build(jnp.float32, rewrites), params32, state32, images)
     checked[setting] = {
         'rewrites': sorted(rewrites),
         'float64': leaf_errors(ours64, truth),

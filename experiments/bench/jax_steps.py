@@ -40,7 +40,10 @@ def build(case: cases.Case, batch_size: int,
   `gradient_rewrites` defaults to what the trainer's 'auto' gives."""
   import time  # pylint: disable=g-import-not-at-top
   # dtype: the compute dtype (parameters stay float32), as train.compute_dtype.
+  if gradient_rewrites is None:
+    gradient_rewrites = cpu_gradients.resolve('auto')
   model = models.build(case.model_config(), case.num_classes,
+                       rewrites=gradient_rewrites,
                        **({'dtype': dtype} if dtype is not None else {}))
   tx = optim.build(cases.optimizer_config(), total_steps=1, steps_per_epoch=1)
   state = jax.jit(lambda: train_step.init_state(model, tx, case.image_shape,
@@ -48,10 +51,7 @@ def build(case: cases.Case, batch_size: int,
   batch = jax.device_put(synthetic_batch(batch_size, case.image_shape,
                                          case.num_classes))
   start = time.perf_counter()
-  if gradient_rewrites is None:
-    gradient_rewrites = cpu_gradients.resolve('auto')
-  step_fn = train_step.make_train_step(model, tx,
-                                       gradient_rewrites=gradient_rewrites)
+  step_fn = train_step.make_train_step(model, tx)
   lowered = jax.jit(step_fn,
                     donate_argnums=0).lower(state, batch)
   compiled = (lowered.compile(compiler_options) if compiler_options

@@ -49,13 +49,13 @@ def _case_step(name: str):
   from experiments.bench import cases, jax_steps  # pylint: disable=g-import-not-at-top
   from lib import cpu_gradients, models, optim, train_step  # pylint: disable=g-import-not-at-top
   case = cases.CASES[name]
-  model = models.build(case.model_config(), case.num_classes)
+  model = models.build(case.model_config(), case.num_classes,
+                       rewrites=cpu_gradients.resolve('auto'))
   tx = optim.build(cases.optimizer_config(), total_steps=1, steps_per_epoch=1)
   init = jax.jit(lambda: train_step.init_state(model, tx, case.image_shape, seed=0))
   batch = jax.device_put(jax_steps.synthetic_batch(128, case.image_shape,
                                                    case.num_classes))
-  step = jax.jit(train_step.make_train_step(
-      model, tx, gradient_rewrites=cpu_gradients.resolve('auto')), donate_argnums=0)
+  step = jax.jit(train_step.make_train_step(model, tx), donate_argnums=0)
   return step, init, batch
 
 

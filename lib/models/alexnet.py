@@ -26,7 +26,7 @@ instead (conv1 /8, conv2 /2, conv5 /2: 224 -> 28 -> 14 -> 7), an
 all-convolutional variant (Springenberg et al. 2015) with the same parameters
 in the convs (the paper variant's fc6 then sees 7x7 rather than 6x6 maps).
 """
-from typing import Any
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
@@ -94,6 +94,9 @@ class AlexNet(nn.Module):
   pooling: str = 'max'
   dropout: float = 0.5
   dtype: Any = jnp.float32
+  # How the train step is differentiated (lib/layers.py's docstring).
+  conv_general_dilated: Callable | None = None
+  max_pool: Callable | None = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -105,8 +108,9 @@ class AlexNet(nn.Module):
 
     def conv(x, features, kernel, stride, pad, name, pool='none'):
       x = nn.Conv(features, (kernel, kernel), stride, ((pad, pad), (pad, pad)),
-                  dtype=self.dtype, name=name)(x)
-      return pooling.pool(pool, act(x), 3, 2)
+                  dtype=self.dtype,
+                  conv_general_dilated=self.conv_general_dilated, name=name)(x)
+      return pooling.pool(pool, act(x), 3, 2, max_pool=self.max_pool)
 
     x = conv(x, 64, 11, 4 * s, 2, 'conv1', pool_name)
     x = conv(x, 192, 5, s, 2, 'conv2', pool_name)
@@ -128,6 +132,9 @@ class AlexNetPaper(nn.Module):
   dropout: float = 0.5
   lrn: bool = True  # False drops both LRN layers (an ablation).
   dtype: Any = jnp.float32
+  # How the train step is differentiated (lib/layers.py's docstring).
+  conv_general_dilated: Callable | None = None
+  max_pool: Callable | None = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -141,18 +148,19 @@ class AlexNetPaper(nn.Module):
 
     def conv(x, features, kernel, stride, pad, groups, name):
       x = nn.Conv(features, (kernel, kernel), stride, ((pad, pad), (pad, pad)),
-                  feature_group_count=groups, dtype=self.dtype, name=name)(x)
+                  feature_group_count=groups, dtype=self.dtype,
+                  conv_general_dilated=self.conv_general_dilated, name=name)(x)
       return act(x)
 
     # conv1 sees the whole image in both towers: not grouped.
     x = norm(conv(x, 96, 11, 4 * s, 2, 1, 'conv1'))
-    x = pooling.pool(pool_name, x, 3, 2)
+    x = pooling.pool(pool_name, x, 3, 2, max_pool=self.max_pool)
     x = norm(conv(x, 256, 5, s, 2, 2, 'conv2'))
-    x = pooling.pool(pool_name, x, 3, 2)
+    x = pooling.pool(pool_name, x, 3, 2, max_pool=self.max_pool)
     x = conv(x, 384, 3, 1, 1, 1, 'conv3')
     x = conv(x, 384, 3, 1, 1, 2, 'conv4')
     x = conv(x, 256, 3, s, 1, 2, 'conv5')
-    x = pooling.pool(pool_name, x, 3, 2)
+    x = pooling.pool(pool_name, x, 3, 2, max_pool=self.max_pool)
     x = x.reshape((x.shape[0], -1))
     for i in (6, 7):
       x = act(nn.Dense(4096, dtype=self.dtype, name=f'fc{i}')(x))

@@ -3,7 +3,7 @@
 Every conv block applies the configured activation and pooling; dropout goes
 after the conv blocks, the hidden dense layers, or both (`dropout_placement`).
 """
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -26,6 +26,10 @@ class CNN(nn.Module):
   dropout: float = 0.5
   dropout_placement: str = 'dense'
   dtype: Any = jnp.float32
+  # How the train step is differentiated (lib/layers.py's docstring).
+  conv_general_dilated: Callable | None = None
+  max_pool: Callable | None = None
+  pool_first: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -41,8 +45,10 @@ class CNN(nn.Module):
             features, self.kernel_size, activation=self.activation,
             pooling=self.pooling if last else 'none',
             pool_size=self.pool_size,
-            dropout=conv_dropout if last else 0.0,
-            dtype=self.dtype, name=f'conv{i}_{j}')(x, train)
+            dropout=conv_dropout if last else 0.0, dtype=self.dtype,
+            conv_general_dilated=self.conv_general_dilated,
+            max_pool=self.max_pool, pool_first=self.pool_first,
+            name=f'conv{i}_{j}')(x, train)
     x = x.reshape((x.shape[0], -1))
     for i, units in enumerate(self.dense):
       x = layers.DenseBlock(units, self.activation, dense_dropout,

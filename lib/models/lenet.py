@@ -18,7 +18,7 @@ pooling: 'mean' (the paper's subsampling), 'max', 'none', or 'strided': C1 and
 C3 get stride 2 instead of a pooling layer (32 -> 14 -> 5, so C5 still sees one
 5x5 map and the parameter count is unchanged).
 """
-from typing import Any
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
@@ -35,6 +35,9 @@ class LeNet5(nn.Module):
   pooling: str = 'mean'
   dropout: float = 0.0  # On the outputs of C5 and F6 (the paper used none).
   dtype: Any = jnp.float32
+  # How the train step is differentiated (lib/layers.py's docstring).
+  conv_general_dilated: Callable | None = None
+  max_pool: Callable | None = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -52,8 +55,8 @@ class LeNet5(nn.Module):
 
     def conv(x, features, strides, name, pool):
       x = nn.Conv(features, (5, 5), strides, 'VALID', dtype=self.dtype,
-                  name=name)(x)
-      return pooling.pool(pool, act(x), 2)
+                  conv_general_dilated=self.conv_general_dilated, name=name)(x)
+      return pooling.pool(pool, act(x), 2, max_pool=self.max_pool)
 
     x = conv(x, 6, stride, 'c1', pool_name)  # C1, S2
     x = conv(x, 16, stride, 'c3', pool_name)  # C3, S4

@@ -21,7 +21,8 @@ pooling='strided' drops the stem pool and strides the stem conv by 4 instead
 architecture and is not affected by `pooling`; CIFAR ResNets have no other pool
 and so no `pooling` setting.
 """
-from typing import Any, Sequence
+import functools
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -42,13 +43,15 @@ class _ConvBN(nn.Module):
   stride: int = 1
   zero_scale: bool = False  # Zero-init gamma: the residual branch starts at 0.
   dtype: Any = jnp.float32
+  conv_general_dilated: Callable | None = None  # lib/layers.py's docstring.
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     pad = (self.kernel - 1) // 2  # torch-style symmetric padding.
     x = nn.Conv(self.features, (self.kernel, self.kernel), self.stride,
                 ((pad, pad), (pad, pad)), use_bias=False,
-                kernel_init=CONV_INIT, dtype=self.dtype, name='conv')(x)
+                kernel_init=CONV_INIT, dtype=self.dtype,
+                conv_general_dilated=self.conv_general_dilated, name='conv')(x)
     return nn.BatchNorm(
         use_running_average=not train, momentum=0.9, epsilon=1e-5,
         scale_init=(nn.initializers.zeros if self.zero_scale
@@ -64,14 +67,15 @@ class BasicBlock(nn.Module):
   shortcut: str = 'projection'
   zero_init_residual: bool = False
   dtype: Any = jnp.float32
+  conv_general_dilated: Callable | None = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     act = activations.get(self.activation)
-    y = act(_ConvBN(self.features, 3, self.stride, dtype=self.dtype,
-                    name='a')(x, train))
-    y = _ConvBN(self.features, 3, 1, self.zero_init_residual, self.dtype,
-                name='b')(y, train)
+    conv_bn = functools.partial(_ConvBN, dtype=self.dtype,
+                                conv_general_dilated=self.conv_general_dilated)
+    y = act(conv_bn(self.features, 3, self.stride, name='a')(x, train))
+    y = conv_bn(self.features, 3, 1, self.zero_init_residual, name='b')(y, train)
     return act(y + _shortcut(self, x, self.features, train))
 
 
@@ -83,17 +87,18 @@ class BottleneckBlock(nn.Module):
   shortcut: str = 'projection'
   zero_init_residual: bool = False
   dtype: Any = jnp.float32
+  conv_general_dilated: Callable | None = None
   expansion = 4
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     act = activations.get(self.activation)
     out = self.features * self.expansion
-    y = act(_ConvBN(self.features, 1, dtype=self.dtype, name='a')(x, train))
-    y = act(_ConvBN(self.features, 3, self.stride, dtype=self.dtype,
-                    name='b')(y, train))
-    y = _ConvBN(out, 1, 1, self.zero_init_residual, self.dtype,
-                name='c')(y, train)
+    conv_bn = functools.partial(_ConvBN, dtype=self.dtype,
+                                conv_general_dilated=self.conv_general_dilated)
+    y = act(conv_bn(self.features, 1, name='a')(x, train))
+    y = act(conv_bn(self.features, 3, self.stride, name='b')(y, train))
+    y = conv_bn(out, 1, 1, self.zero_init_residual, name='c')(y, train)
     return act(y + _shortcut(self, x, out, train))
 
 
@@ -104,6 +109,7 @@ def _shortcut(block: nn.Module, x: jax.Array, features: int,
     return x
   if block.shortcut == 'projection':
     return _ConvBN(features, 1, block.stride, dtype=block.dtype,
+                   conv_general_dilated=block.conv_general_dilated,
                    name='shortcut')(x, train)
   # Option A: subsample, then pad the new channels with zeros on both sides.
   x = x[:, ::block.stride, ::block.stride, :]
@@ -127,6 +133,9 @@ class ResNet(nn.Module):
   dropout: float = 0.0  # Before the head.
   zero_init_residual: bool = False  # Goyal et al. 2017; torchvision's option.
   dtype: Any = jnp.float32
+  # How the train step is differentiated (lib/layers.py's docstring).
+  conv_general_dilated: Callable | None = None
+  max_pool: Callable | None = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -137,45 +146,32 @@ class ResNet(nn.Module):
 
     x = nn.Conv(self.width, (7, 7), 4 if strided else 2, ((3, 3), (3, 3)),
                 use_bias=False, kernel_init=CONV_INIT, dtype=self.dtype,
+                conv_general_dilated=self.conv_general_dilated,
                 name='stem_conv')(x)
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                      epsilon=1e-5, dtype=self.dtype, name='stem_bn')(x)
     x = activations.get(self.activation)(x)
     x = pooling.pool('none' if strided else self.pooling, x, 3, 2,
-                     ((1, 1), (1, 1)))
+                     ((1, 1), (1, 1)), max_pool=self.max_pool)
     for i, n in enumerate(self.stage_sizes):
       for j in range(n):
         x = block_cls(self.width * 2**i, 2 if i > 0 and j == 0 else 1,
                       self.activation, 'projection', self.zero_init_residual,
-                      self.dtype, name=f'stage{i + 1}_block{j + 1}')(x, train)
+                      self.dtype, self.conv_general_dilated,
+                      name=f'stage{i + 1}_block{j + 1}')(x, train)
     x = jnp.mean(x, axis=(1, 2))
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
     return nn.Dense(self.num_outputs, dtype=self.dtype, name='head')(x)
 
 
-class ResNet18(ResNet):
-  stage_sizes: Sequence[int] = (2, 2, 2, 2)
-  block: str = 'basic'
-
-
-class ResNet34(ResNet):
-  stage_sizes: Sequence[int] = (3, 4, 6, 3)
-  block: str = 'basic'
-
-
-class ResNet50(ResNet):
-  stage_sizes: Sequence[int] = (3, 4, 6, 3)
-  block: str = 'bottleneck'
-
-
-class ResNet101(ResNet):
-  stage_sizes: Sequence[int] = (3, 4, 23, 3)
-  block: str = 'bottleneck'
-
-
-class ResNet152(ResNet):
-  stage_sizes: Sequence[int] = (3, 8, 36, 3)
-  block: str = 'bottleneck'
+# He et al. 2015 Table 1: depth -> (block, blocks per stage).
+IMAGENET_DEPTHS = {
+    18: ('basic', (2, 2, 2, 2)),
+    34: ('basic', (3, 4, 6, 3)),
+    50: ('bottleneck', (3, 4, 6, 3)),
+    101: ('bottleneck', (3, 4, 23, 3)),
+    152: ('bottleneck', (3, 8, 36, 3)),
+}
 
 
 class CifarResNet(nn.Module):
@@ -187,37 +183,26 @@ class CifarResNet(nn.Module):
   shortcut: str = 'zeros'  # 'zeros' (option A) | 'projection' (option B).
   dropout: float = 0.0     # Before the head.
   dtype: Any = jnp.float32
+  # How the train step is differentiated (lib/layers.py's docstring).
+  conv_general_dilated: Callable | None = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     _check('shortcut', self.shortcut, SHORTCUTS)
-    x = _ConvBN(self.width, 3, dtype=self.dtype, name='stem')(x, train)
+    x = _ConvBN(self.width, 3, dtype=self.dtype,
+                conv_general_dilated=self.conv_general_dilated,
+                name='stem')(x, train)
     x = activations.get(self.activation)(x)
     for i in range(3):
       for j in range(self.blocks_per_stage):
         x = BasicBlock(self.width * 2**i, 2 if i > 0 and j == 0 else 1,
                        self.activation, self.shortcut, dtype=self.dtype,
+                       conv_general_dilated=self.conv_general_dilated,
                        name=f'stage{i + 1}_block{j + 1}')(x, train)
     x = jnp.mean(x, axis=(1, 2))
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
     return nn.Dense(self.num_outputs, dtype=self.dtype, name='head')(x)
 
 
-class ResNet20(CifarResNet):
-  blocks_per_stage: int = 3
-
-
-class ResNet32(CifarResNet):
-  blocks_per_stage: int = 5
-
-
-class ResNet44(CifarResNet):
-  blocks_per_stage: int = 7
-
-
-class ResNet56(CifarResNet):
-  blocks_per_stage: int = 9
-
-
-class ResNet110(CifarResNet):
-  blocks_per_stage: int = 18
+# He et al. 2015 Section 4.2: depth 6n+2 -> n.
+CIFAR_DEPTHS = {20: 3, 32: 5, 44: 7, 56: 9, 110: 18}
