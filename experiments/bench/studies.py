@@ -63,11 +63,7 @@ VARIANTS = {  # name: (XLA_FLAGS or None for the default, cache state)
     'warm_onednn': (ONEDNN_ON, 'warm'), 'cold_onednn': (ONEDNN_ON, 'cold'),
     'warm_nodnn': (ONEDNN_OFF, 'warm'),
 }
-# The digits grid's fixed settings (configs/sweeps/common.py BASES['digits']).
-GRID_CELL = ['--config.model.features=(16,32)', '--config.model.convs_per_block=1',
-             '--config.model.dense=(128,)', '--config.train.num_epochs=30.0',
-             '--config.train.log_every_steps=11', '--config.model.activation=relu',
-             '--config.model.pooling=max', '--config.model.dropout=0.5']
+GRID_CELL = study_spec.GRID_CELL
 
 
 def _ours_command(study: str, out: str) -> list[str]:
@@ -136,14 +132,7 @@ def _torch_name(threads: int) -> str:
   return 'pytorch' if not threads else f'pytorch_{threads}_thread'
 
 
-def _machine() -> str:
-  model = ''
-  try:
-    with open('/proc/cpuinfo') as f:
-      model = next((l.split(':', 1)[1].strip() for l in f if l.startswith('model name')), '')
-  except OSError:
-    pass
-  return f'{os.cpu_count()} CPUs, {model}'.strip(', ')
+_machine = study_spec.machine
 
 
 def main(argv):

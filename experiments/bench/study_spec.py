@@ -5,6 +5,11 @@ import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TORCH_SCRIPT = os.path.join(ROOT, 'experiments', 'bench', 'torch_study.py')
+# The digits grid's fixed settings (configs/sweeps/common.py BASES['digits']).
+GRID_CELL = ['--config.model.features=(16,32)', '--config.model.convs_per_block=1',
+             '--config.model.dense=(128,)', '--config.train.num_epochs=30.0',
+             '--config.train.log_every_steps=11', '--config.model.activation=relu',
+             '--config.model.pooling=max', '--config.model.dropout=0.5']
 
 
 def config(study: str):
@@ -42,3 +47,14 @@ def write(c, tmp: str, study: str, seeds: list[int]) -> str:
   with open(path, 'w') as f:
     json.dump(spec, f, indent=2)
   return path
+
+
+def machine() -> str:
+  """CPU count and model, for the tables."""
+  model = ''
+  try:
+    with open('/proc/cpuinfo') as f:
+      model = next((l.split(':', 1)[1].strip() for l in f if l.startswith('model name')), '')
+  except OSError:
+    pass
+  return f'{os.cpu_count()} CPUs, {model}'.strip(', ')
