@@ -55,6 +55,10 @@ _TORCH_THREADS = flags.DEFINE_list(
     'torch_threads', ['0', '1'], "PyTorch's intra-op threads, one row each "
     "(0: its default, one per physical core).")
 _OUT = flags.DEFINE_string('out', '', 'Write OUT.md and OUT.json.')
+_BASELINE = flags.DEFINE_string(
+    'baseline', '', 'Another checkout of this project (e.g. `git worktree add '
+    '/tmp/base OLD_COMMIT`): its entry point is timed too, in every round and '
+    'variant, with the same Python, for a before/after on the same machine.')
 
 ONEDNN_OFF = '--xla_cpu_use_onednn=false --xla_cpu_experimental_onednn_custom_call=false'
 ONEDNN_ON = '--xla_cpu_use_onednn=true --xla_cpu_experimental_onednn_custom_call=true'
@@ -86,9 +90,9 @@ def _ours_accuracies(study: str, out: str) -> list[float]:
   return accs
 
 
-def _timed(command: list[str], env: dict) -> float:
+def _timed(command: list[str], env: dict, cwd: str = ROOT) -> float:
   t0 = time.perf_counter()
-  proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+  proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
   wall = time.perf_counter() - t0
   if proc.returncode:
     raise RuntimeError(f"{' '.join(command)} failed:\n{proc.stderr[-3000:]}")
@@ -105,19 +109,22 @@ def _env(xla_flags: str | None, cache_dir: str | None) -> dict:
 
 
 def _run_round(study: str, tmp: str, spec: str, rows: dict) -> None:
+  roots = [('', ROOT)] + ([(f'@{_commit_of(_BASELINE.value)}', _BASELINE.value)]
+                          if _BASELINE.value else [])
   for name in _VARIANTS.value:
-    xla_flags, cache = VARIANTS[name]
-    cache_dir = os.path.join(tmp, f'cache_{name}') if cache != 'off' else None
-    if cache == 'cold' and cache_dir:
-      shutil.rmtree(cache_dir, ignore_errors=True)
-    elif cache == 'warm' and not os.path.isdir(cache_dir):  # Warm it first.
-      warm_out = os.path.join(tmp, 'warming')
-      _timed(_ours_command(study, warm_out), _env(xla_flags, cache_dir))
-      shutil.rmtree(warm_out)
-    out = os.path.join(tmp, f'{study}_{name}')
-    shutil.rmtree(out, ignore_errors=True)
-    wall = _timed(_ours_command(study, out), _env(xla_flags, cache_dir))
-    rows.setdefault(name, []).append((wall, _ours_accuracies(study, out)))
+    for suffix, root in roots:
+      xla_flags, cache = VARIANTS[name]
+      cache_dir = os.path.join(tmp, f'cache_{name}{suffix}') if cache != 'off' else None
+      if cache == 'cold' and cache_dir:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+      elif cache == 'warm' and not os.path.isdir(cache_dir):  # Warm it first.
+        warm_out = os.path.join(tmp, 'warming')
+        _timed(_ours_command(study, warm_out), _env(xla_flags, cache_dir), root)
+        shutil.rmtree(warm_out)
+      out = os.path.join(tmp, f'{study}_{name}')
+      shutil.rmtree(out, ignore_errors=True)
+      wall = _timed(_ours_command(study, out), _env(xla_flags, cache_dir), root)
+      rows.setdefault(name + suffix, []).append((wall, _ours_accuracies(study, out)))
   for threads in map(int, _TORCH_THREADS.value):
     out = os.path.join(tmp, f'{study}_torch.json')
     # -I: the script's folder off sys.path (its profile.py is not the stdlib's).
@@ -126,6 +133,11 @@ def _run_round(study: str, tmp: str, spec: str, rows: dict) -> None:
     with open(out) as f:
       accs = [100 * r['eval_accuracy'] for r in json.load(f)['results']]
     rows.setdefault(_torch_name(threads), []).append((wall, accs))
+
+
+def _commit_of(root: str) -> str:
+  return subprocess.run(['git', '-C', root, 'rev-parse', '--short', 'HEAD'],
+                        capture_output=True, text=True, check=True).stdout.strip()
 
 
 def _torch_name(threads: int) -> str:
@@ -150,11 +162,16 @@ def main(argv):
         '-r experiments/bench/requirements.txt')
   if _ROUNDS.value < 1:
     raise errors.UserError('--rounds must be >= 1')
+  if _BASELINE.value and not os.path.isdir(os.path.join(_BASELINE.value, '.git')) and \
+      not os.path.isfile(os.path.join(_BASELINE.value, '.git')):
+    raise errors.UserError(f'--baseline={_BASELINE.value} is not a checkout of '
+                           'this project (no .git)')
   torch_version = subprocess.run(
       [_TORCH_PYTHON.value, '-c', 'import torch; print(torch.__version__)'],
       capture_output=True, text=True, check=True).stdout.strip()
   import jax  # pylint: disable=g-import-not-at-top
   tmp = tempfile.mkdtemp(prefix='bench_studies_')
+  load_before = os.getloadavg()
   results = {}
   for study in _STUDIES.value:
     spec = study_spec.write(study_spec.config(study), tmp, study,
@@ -169,11 +186,17 @@ def main(argv):
 
   title = {'seeds': f'{_SEEDS.value}-seed study of a digits grid cell (relu / max / 0.5)',
            'train': 'one default digits run (configs/digits_cnn.py)'}
-  md = [f'Machine: {_machine()}; {time.strftime("%Y-%m-%d")}; jax {jax.__version__}, '
+  load_after = os.getloadavg()
+  md = [f'Machine: {_machine()}; {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}; '
+        f'commit {_commit_of(ROOT)}; jax {jax.__version__}, '
         f'PyTorch {torch_version} (own process and environment); medians over '
-        f'{_ROUNDS.value} alternating rounds, process start to results.', '',
-        '| study | side | wall s (median) | all rounds | / fastest PyTorch | test acc % (round 1) |',
-        '|---|---|---|---|---|---|']
+        f'{_ROUNDS.value} alternating rounds, process start to results; load '
+        f'average (1, 5, 15 min) {", ".join(f"{x:.2f}" for x in load_before)} '
+        f'before, {", ".join(f"{x:.2f}" for x in load_after)} after.', '',
+        '| study | side | wall s (median) | all rounds | / fastest PyTorch | '
+        'speed-up: PyTorch default / ours, PyTorch 1 thread / ours (median of '
+        'per-round ratios) | test acc % (round 1) |',
+        '|---|---|---|---|---|---|---|']
   summary = {}
   for study, rows in results.items():
     # Against PyTorch's fastest row: the comparison we must win.
@@ -183,11 +206,16 @@ def main(argv):
       median = statistics.median(w for w, _ in runs)
       side = ('PyTorch' + (f', {name.split("_")[1]} thread' if name != 'pytorch' else
                            ', default threads')
-              if name.startswith('pytorch') else 'ours, ' + name)
+              if name.startswith('pytorch') else 'ours, ' + name.replace('@', ', at '))
       ratio = f'{median / torch_median:.2f}x'
+      # Each round's PyTorch time over ours in the same round: load that
+      # comes and goes between rounds cancels out.
+      speedups = '' if name.startswith('pytorch') else ', '.join(
+          f"{statistics.median(t / w for (t, _), (w, _) in zip(rows[other], runs)):.2f}x"
+          for other in ('pytorch', 'pytorch_1_thread') if other in rows)
       accs = ', '.join(f'{a:.2f}' for a in runs[0][1])
       md.append(f"| {title[study]} | {side} | {median:.2f} | "
-                f"{' '.join(f'{w:.2f}' for w, _ in runs)} | {ratio} | {accs} |")
+                f"{' '.join(f'{w:.2f}' for w, _ in runs)} | {ratio} | {speedups} | {accs} |")
       summary.setdefault(study, {})[name] = {'median_s': median, 'walls': [w for w, _ in runs],
                                              'accuracies': [a for _, a in runs]}
   print('\n'.join(md))
@@ -197,7 +225,10 @@ def main(argv):
       f.write('\n'.join(md) + '\n')
     with open(_OUT.value + '.json', 'w') as f:
       json.dump({'machine': _machine(), 'torch': torch_version,
-                 'jax': jax.__version__, 'studies': summary}, f, indent=2)
+                 'jax': jax.__version__, 'commit': _commit_of(ROOT),
+                 'baseline': _commit_of(_BASELINE.value) if _BASELINE.value else None,
+                 'load_before': load_before, 'load_after': load_after,
+                 'studies': summary}, f, indent=2)
 
 
 if __name__ == '__main__':
