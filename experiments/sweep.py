@@ -73,8 +73,7 @@ def _task_index() -> int | None:
 
 
 def _list(study, study_dir: str) -> None:
-  from lib.sweeps import layout, shrink  # pylint: disable=g-import-not-at-top
-  shrink.check_same(layout.read_plan(study_dir), study.command_line, study_dir)
+  from lib.sweeps import layout  # pylint: disable=g-import-not-at-top
   for task in study.tasks:
     names = [r.name for r in task.runs]
     done = sum(layout.is_finished(study_dir, n) for n in names)
@@ -108,10 +107,12 @@ def _write_sbatch(study, study_dir: str) -> None:
 def main(argv):
   del argv
   from lib import accelerator, errors, multi_seed, progress, xla_cpu  # pylint: disable=g-import-not-at-top
-  from lib.sweeps import runner, shrink, study as study_lib  # pylint: disable=g-import-not-at-top
+  from lib.sweeps import layout, runner, shrink, study as study_lib  # pylint: disable=g-import-not-at-top
   study_dir = _STUDY_DIR.value
   study = study_lib.load(_SWEEP.value, _VMAP.value, _SEEDS.value,
                          shrink.parse_sets(_SET.value))  # Validates everything.
+  # Other --seeds/--set than the study directory's: refused before JAX starts.
+  shrink.check_same(layout.read_plan(study_dir), study.command_line, study_dir)
   models = {r.config.model.name for r in study.runs}
   for dtype in {r.config.train.compute_dtype for r in study.runs}:
     xla_cpu.prepare_for(dtype, models)  # Before JAX starts its backend.

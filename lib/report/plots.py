@@ -70,7 +70,7 @@ def _note_axis_start(ax, unit: str = '%') -> None:
     ax.set_ylim(bottom=min(low, 0))
     return
   if ax.get_ylabel():  # Panels sharing an axis have one label.
-    ax.set_ylabel(f'{ax.get_ylabel()}\n(axis starts at {low:.0f}{unit}, not 0)')
+    ax.set_ylabel(f'{ax.get_ylabel()}\n(axis starts at {low:.3g}{unit}, not 0)')
   # The usual broken-axis mark: two short slanted strokes across the spine.
   kw = dict(transform=ax.transAxes, color='black', clip_on=False, lw=1)
   for dy in (0.0, 0.025):
@@ -189,8 +189,8 @@ def pooling_bars(study: Study, path: str) -> str | None:
                                   if r.overrides[pool] == kind])
                  for runs in by_act.values()]
     mean = np.array([s.mean for s in summaries])
-    lows += list(mean)
     err = np.nan_to_num(np.array([s.half_width for s in summaries]))
+    lows += list(mean - err)  # The whole interval stays in view.
     ax.bar(np.arange(len(by_act)) + i * width, mean, width, yerr=err, capsize=4,
            label=str(kind))
   if act:
@@ -204,7 +204,7 @@ def pooling_bars(study: Study, path: str) -> str | None:
   _suptitle(fig, study, f'Max vs mean pooling (mean over '
             f'{_averaged_over(study, pool, act)}; bars: 95% CI)')
   # Zoomed to the bars' range, in steps of 10; the axis says where it starts.
-  ax.set_ylim(max(0, 10 * np.floor((np.nanmin(lows) - 15) / 10)), 100)
+  ax.set_ylim(max(0, 10 * np.floor((np.nanmin(lows) - 5) / 10)), 100)
   _note_axis_start(ax)
   ax.legend(title='pooling')
   ax.grid(alpha=0.3, axis='y')

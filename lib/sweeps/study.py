@@ -46,7 +46,14 @@ def load(sweep_path: str, vmap_seeds: bool = True, seeds: int | None = None,
   """Loads and validates a sweep file, shrunk by `seeds` and `sets` (the
   --seeds/--set flags); raises UserError before any run."""
   sweep_path = os.path.abspath(sweep_path)
-  sweep = shrink.apply(spec.load(sweep_path), seeds, sets or {})
+  sweep = spec.load(sweep_path)
+  for field, value in (sets or {}).items():  # Errors that name the flag.
+    try:
+      plan.set_field(spec.load_config(sweep.config, sweep_path), field, value,
+                     sweep.config)
+    except errors.UserError as e:
+      raise errors.UserError(f'--set={field}=...: {e}') from None
+  sweep = shrink.apply(sweep, seeds, sets or {})
   runs = plan.expand(sweep, sweep_path)
   tasks = plan.make_tasks(runs, vmap_seeds and sweep.vmap_seeds,
                           tuned=sweep.tune is not None)
