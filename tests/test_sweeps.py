@@ -49,9 +49,14 @@ def test_grid_expands_to_90_runs_in_18_vmapped_tasks():
 @pytest.mark.parametrize('name', sorted(
     f for f in os.listdir(os.path.join(ROOT, 'configs/sweeps'))
     if f.endswith('.py') and f[0] != '_' and 'common' not in f))
-def test_every_shipped_study_expands(name):
+def test_every_shipped_study_expands_and_readme_lists_its_size(name):
   study = sweeps.load(os.path.join(ROOT, 'configs/sweeps', name))
   assert study.runs and study.tasks
+  with open(os.path.join(ROOT, 'README.md')) as f:
+    rows = [line for line in f if line.startswith(f'| `{name}` |')]
+  assert rows, f'README.md: the table of shipped studies has no row for {name}'
+  assert rows[0].startswith(f'| `{name}` | {len(study.runs)} ({len(study.tasks)}) |'), (
+      f'README.md: {name} has {len(study.runs)} runs in {len(study.tasks)} tasks')
 
 
 def test_names_are_stable_sorted_and_filesystem_safe(tmp_path):
