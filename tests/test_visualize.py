@@ -217,3 +217,16 @@ def test_feature_map_stages_follow_the_model_as_written():
       ('conv1_1/conv + relu', (4, 4)), ('max pool 2x2', (2, 2))]
   np.testing.assert_allclose(trace.logits, model.apply(variables, images),
                              rtol=1e-5, atol=1e-6)
+
+
+def test_a_zoomed_accuracy_axis_says_where_it_starts(monkeypatch):
+  drawn = []
+  monkeypatch.setattr(curves.canvas, 'to_rgb', lambda fig: drawn.append(fig) or fig)
+  records = [{'split': s, 'step': step, 'loss': 0.1, 'accuracy': acc}
+             for step, acc in ((10, 0.90), (20, 0.95), (30, 0.97)) for s in ('train', 'eval')]
+  curves.draw(records, 'run')
+  acc_ax = drawn[0].axes[1]
+  low = acc_ax.get_ylim()[0]
+  assert low > 80 and acc_ax.get_title() == f'accuracy (axis starts at {low:.3g}%, not 0)'
+  curves.draw([{**r, 'accuracy': r['accuracy'] - 0.85} for r in records], 'run')
+  assert drawn[1].axes[1].get_title() == 'accuracy'  # From 0: nothing to say.

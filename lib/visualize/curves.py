@@ -59,7 +59,8 @@ def draw(records: list[dict], title: str, steps_per_epoch: int = 0) -> np.ndarra
   if all_acc:
     low = max(0.0, np.percentile(all_acc, 5) - 5)
     acc_ax.set_ylim(low, 100.5)
-    if low > min(all_acc):
-      acc_ax.set_title('accuracy (zoomed: the first evals are below)')
+    if low >= 1:  # A zoomed axis says where it starts (and what it hides).
+      acc_ax.set_title(f'accuracy (axis starts at {low:.3g}%, not 0'
+                       + ('; the first evals are below)' if low > min(all_acc) else ')'))
   fig.suptitle(title, fontsize=12)
   return canvas.to_rgb(fig)
