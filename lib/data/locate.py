@@ -210,8 +210,12 @@ def _not_a_dataset(name: str, data_dir: str, embedded) -> errors.UserError:
 
 
 def _registered(name: str) -> bool:
+  # TFDS's list of its own builders first: it imports no builder module (one
+  # may need TensorFlow, absent here, and would read as "not registered").
+  if name in tfds.list_builders(with_community_datasets=False):
+    return True
   try:
-    tfds.builder_cls(name)
+    tfds.builder_cls(name)  # A builder registered by code imported here.
   except Exception:  # pylint: disable=broad-except
     return False  # DatasetNotFoundError, or a builder module that fails to import.
   return True
