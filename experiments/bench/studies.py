@@ -55,10 +55,10 @@ _TORCH_THREADS = flags.DEFINE_list(
     'torch_threads', ['0', '1'], "PyTorch's intra-op threads, one row each "
     "(0: its default, one per physical core).")
 _OUT = flags.DEFINE_string('out', '', 'Write OUT.md and OUT.json.')
-_BASELINE = flags.DEFINE_string(
-    'baseline', '', 'Another checkout of this project (e.g. `git worktree add '
-    '/tmp/base OLD_COMMIT`): its entry point is timed too, in every round and '
-    'variant, with the same Python, for a before/after on the same machine.')
+_BASELINE = flags.DEFINE_list(
+    'baseline', [], 'Other checkouts of this project (e.g. `git worktree add '
+    '/tmp/base OLD_COMMIT`): their entry points are timed too, in every round '
+    'and variant, with the same Python, for a before/after on the same machine.')
 
 ONEDNN_OFF = '--xla_cpu_use_onednn=false --xla_cpu_experimental_onednn_custom_call=false'
 ONEDNN_ON = '--xla_cpu_use_onednn=true --xla_cpu_experimental_onednn_custom_call=true'
@@ -109,8 +109,7 @@ def _env(xla_flags: str | None, cache_dir: str | None) -> dict:
 
 
 def _run_round(study: str, tmp: str, spec: str, rows: dict) -> None:
-  roots = [('', ROOT)] + ([(f'@{_commit_of(_BASELINE.value)}', _BASELINE.value)]
-                          if _BASELINE.value else [])
+  roots = [('', ROOT)] + [(f'@{_commit_of(b)}', b) for b in _BASELINE.value]
   for name in _VARIANTS.value:
     for suffix, root in roots:
       xla_flags, cache = VARIANTS[name]
@@ -162,10 +161,10 @@ def main(argv):
         '-r experiments/bench/requirements.txt')
   if _ROUNDS.value < 1:
     raise errors.UserError('--rounds must be >= 1')
-  if _BASELINE.value and not os.path.isdir(os.path.join(_BASELINE.value, '.git')) and \
-      not os.path.isfile(os.path.join(_BASELINE.value, '.git')):
-    raise errors.UserError(f'--baseline={_BASELINE.value} is not a checkout of '
-                           'this project (no .git)')
+  for b in _BASELINE.value:
+    if not os.path.exists(os.path.join(b, '.git')):
+      raise errors.UserError(f'--baseline={b} is not a checkout of this project '
+                             '(no .git)')
   torch_version = subprocess.run(
       [_TORCH_PYTHON.value, '-c', 'import torch; print(torch.__version__)'],
       capture_output=True, text=True, check=True).stdout.strip()
@@ -194,8 +193,8 @@ def main(argv):
         f'average (1, 5, 15 min) {", ".join(f"{x:.2f}" for x in load_before)} '
         f'before, {", ".join(f"{x:.2f}" for x in load_after)} after.', '',
         '| study | side | wall s (median) | all rounds | / fastest PyTorch | '
-        'speed-up: PyTorch default / ours, PyTorch 1 thread / ours (median of '
-        'per-round ratios) | test acc % (round 1) |',
+        'speed-up: PyTorch (default threads, 1 thread) / ours, median of '
+        'per-round ratios | test acc % (round 1) |',
         '|---|---|---|---|---|---|---|']
   summary = {}
   for study, rows in results.items():
@@ -211,8 +210,9 @@ def main(argv):
       # Each round's PyTorch time over ours in the same round: load that
       # comes and goes between rounds cancels out.
       speedups = '' if name.startswith('pytorch') else ', '.join(
-          f"{statistics.median(t / w for (t, _), (w, _) in zip(rows[other], runs)):.2f}x"
-          for other in ('pytorch', 'pytorch_1_thread') if other in rows)
+          f"{label} {statistics.median(t / w for (t, _), (w, _) in zip(rows[other], runs)):.2f}x"
+          for other, label in (('pytorch', 'default'), ('pytorch_1_thread', '1 thread'))
+          if other in rows)
       accs = ', '.join(f'{a:.2f}' for a in runs[0][1])
       md.append(f"| {title[study]} | {side} | {median:.2f} | "
                 f"{' '.join(f'{w:.2f}' for w, _ in runs)} | {ratio} | {speedups} | {accs} |")
@@ -226,7 +226,7 @@ def main(argv):
     with open(_OUT.value + '.json', 'w') as f:
       json.dump({'machine': _machine(), 'torch': torch_version,
                  'jax': jax.__version__, 'commit': _commit_of(ROOT),
-                 'baseline': _commit_of(_BASELINE.value) if _BASELINE.value else None,
+                 'baselines': [_commit_of(b) for b in _BASELINE.value],
                  'load_before': load_before, 'load_after': load_after,
                  'studies': summary}, f, indent=2)
 
