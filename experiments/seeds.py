@@ -12,10 +12,10 @@ stacked seeds (accelerators, or --seeds_per_program=0) the checkpoints are
 in OUT/checkpoints/. Either way `experiments.visualize --workdir=OUT/seed_K`
 works.
 """
-# Before anything heavy is imported: a SIGTERM during start-up stops the
-# run at its first step with a checkpoint (lib/preemption.py).
+# Before anything heavy is imported: a SIGTERM or Ctrl-C during start-up
+# stops the run at its first step with a checkpoint (lib/preemption.py).
 from lib import preemption  # pylint: disable=g-bad-import-order
-preemption.install()
+preemption.install(interrupt=True)
 
 import json
 import os
@@ -64,8 +64,11 @@ def main(argv):
                                             per_program,
                                             evaluate_train_split=False)
   except multi_seed.Preempted as e:
-    progress.say(f'SIGTERM: checkpointed at step {e.args[0]} and stopped; run '
-                 'the same command again to go on')
+    what = 'Ctrl-C' if e.signal == 'SIGINT' else e.signal
+    progress.say(f'{what}: saved a checkpoint at step {e.step} and stopped; '
+                 'run the same command again to go on')
+    if e.signal == 'SIGINT':  # As a shell reports Ctrl-C.
+      sys.exit(preemption.INTERRUPTED_EXIT_STATUS)
     return
   diverged = {c.seed: r for c, r in zip(configs, results)
               if isinstance(r, Exception)}

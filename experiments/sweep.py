@@ -19,10 +19,10 @@ $SLURM_ARRAY_TASK_ID) runs one task: that is what each element of the SLURM
 array written by `--sbatch` (used by `./launch.sh slurm`) does.
 Then: python -m experiments.report --study_dir=...
 """
-# Before anything heavy is imported: a SIGTERM during start-up stops the
-# run at its first step with a checkpoint (lib/preemption.py).
+# Before anything heavy is imported: a SIGTERM or Ctrl-C during start-up
+# stops the run at its first step with a checkpoint (lib/preemption.py).
 from lib import preemption  # pylint: disable=g-bad-import-order
-preemption.install()
+preemption.install(interrupt=True)
 
 import os
 import sys
@@ -107,7 +107,7 @@ def _write_sbatch(study, study_dir: str) -> None:
 def main(argv):
   del argv
   from lib import accelerator, errors, multi_seed, progress, xla_cpu  # pylint: disable=g-import-not-at-top
-  from lib.sweeps import layout, runner, shrink, study as study_lib  # pylint: disable=g-import-not-at-top
+  from lib.sweeps import layout, runner, shrink, slurm, study as study_lib  # pylint: disable=g-import-not-at-top
   study_dir = _STUDY_DIR.value
   study = study_lib.load(_SWEEP.value, _VMAP.value, _SEEDS.value,
                          shrink.parse_sets(_SET.value))  # Validates everything.
@@ -145,8 +145,15 @@ def main(argv):
   try:
     outcome = runner.run_tasks(tasks, study_dir, per_program)
   except multi_seed.Preempted as e:
-    progress.say(f'SIGTERM: checkpointed at step {e.args[0]} and stopped; run '
-                 'the same command again to go on')
+    what = 'Ctrl-C' if e.signal == 'SIGINT' else e.signal
+    if os.environ.get('SLURM_ARRAY_TASK_ID'):  # Resubmitting skips finished runs.
+      again = f'submit {os.path.join(study_dir, slurm.SCRIPT_FILE)} again with sbatch'
+    else:
+      again = 'run the same command again'
+    progress.say(f'{what}: saved a checkpoint at step {e.step} and stopped; '
+                 f'{again} to go on')
+    if e.signal == 'SIGINT':  # As a shell reports Ctrl-C.
+      sys.exit(preemption.INTERRUPTED_EXIT_STATUS)
     return
   progress.say(f'study {study_dir}: {outcome.line()}')
   if outcome.failed:

@@ -134,8 +134,9 @@ def get_sweep():
   first = submit.stdout.strip().splitlines()[-1]
   _wait_for(first, timeout=300)
   log = _log(study)
-  saved = re.search(r'SIGTERM: checkpointed at step (\d+) and stopped', log)
+  saved = re.search(r'SIGTERM: saved a checkpoint at step (\d+) and stopped', log)
   assert saved, log[-3000:]
+  assert 'sbatch.sh again with sbatch to go on' in log, log[-3000:]  # Not 'the same command'.
   assert _state(first) == 'COMPLETED', log[-3000:]  # Stopped, not killed.
   (run,) = json.loads((study / 'sweep.json').read_text())['runs']
   assert not (study / run['name'] / 'results.json').exists()
