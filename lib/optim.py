@@ -52,6 +52,17 @@ def build(c: ml_collections.ConfigDict, total_steps: int,
   return optax.inject_hyperparams(make)(learning_rate=c.learning_rate)
 
 
+def current_learning_rate(c: ml_collections.ConfigDict, total_steps: int,
+                          steps_per_epoch: int):
+  """opt_state -> the learning rate its next update applies (the schedule at
+  the state's update count, peaking at the state's own rate): logged by the
+  train step."""
+  def learning_rate(opt_state):
+    peak = opt_state.hyperparams[LEARNING_RATE]
+    return schedule(c, total_steps, steps_per_epoch, peak)(opt_state.count)
+  return learning_rate
+
+
 def with_learning_rate(opt_state, learning_rate):
   """`opt_state` (of `build`'s optimizer) set to train at `learning_rate`."""
   old = opt_state.hyperparams[LEARNING_RATE]

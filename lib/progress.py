@@ -56,7 +56,8 @@ class Meter:
     width = len(str(self.total))
     head = (f'step {step:>{width}}/{self.total} '
             f'(epoch {step / self.steps_per_epoch:5.1f}) | '
-            f"loss {metrics['loss']:.4f} | acc {100 * metrics['accuracy']:6.2f}% | ")
+            f"loss {metrics['loss']:.4f} | acc {100 * metrics['accuracy']:6.2f}% | "
+            f"lr {metrics['learning_rate']:.3g} | ")
     if step <= self.last_step:  # Only the compiling step so far: no rate yet.
       return head + 'compiled; ex/s and ETA from the next line'
     rate = self.steps_per_second(step)

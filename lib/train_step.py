@@ -58,9 +58,11 @@ def loss_and_grads(model: nn.Module, params, model_state, images, labels,
 
 
 def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
-                    random_shift: int = 0, grad_accum_steps: int = 1
+                    random_shift: int = 0, grad_accum_steps: int = 1,
+                    learning_rate: Callable | None = None
                     ) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
-  """The step of the train model `model` (see loss_and_grads)."""
+  """The step of the train model `model` (see loss_and_grads);
+  `learning_rate(opt_state)`, when given, is logged with its metrics."""
   compute_grads = functools.partial(loss_and_grads, model)
 
   def accumulated(params, model_state, images, labels, dropout_rng):
@@ -111,6 +113,8 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
         'accuracy': losses.correct(logits, labels).mean(),
         'grad_norm': optax.global_norm(grads),
     }
+    if learning_rate is not None:  # The rate this update applied.
+      metrics['learning_rate'] = learning_rate(state.opt_state)
     return new_state, metrics
 
   return train_step

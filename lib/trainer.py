@@ -27,7 +27,7 @@ import ml_collections
 import numpy as np
 
 from lib import checkpoint_schedule, checkpointing, config_history
-from lib import cpu_gradients, errors, losses
+from lib import cpu_gradients, errors, flops, losses
 from lib import metrics_writer, models, optim
 from lib import parallel, preemption, progress, provenance, run_lock, train_step
 from lib import xla_cpu
@@ -70,6 +70,8 @@ class Run:
       raise errors.UserError(
           'the run has no steps: set --config.train.num_epochs or num_steps > 0')
     self.tx = optim.build(config.optimizer, self.total_steps, steps_per_epoch)
+    self.learning_rate = optim.current_learning_rate(
+        config.optimizer, self.total_steps, steps_per_epoch)
     self.eval_every = max(1, round(config.train.eval_every_epochs * steps_per_epoch))
     self.checkpoint_every = checkpoint_schedule.every_steps(
         config.train.checkpoint_every_steps, self.total_steps)
@@ -124,6 +126,21 @@ def _value_in(config, dotted: str):
   for part in dotted.split('.'):
     config = config[part]
   return config
+
+
+def model_line(run: Run) -> str:
+  """The model's size as a run starts: its parameters, and its forward
+  pass's FLOPs per example as XLA counts the lowered plain model."""
+  state = run.abstract_state
+  image = jax.ShapeDtypeStruct((1, *run.data.spec.image_shape), jnp.float32)
+  forward = jax.jit(lambda v, x: run.model.apply(v, x, train=False)).lower(
+      {'params': state.params, **state.model_state}, image)
+  count = flops.xla_flops(forward)
+  scale, unit = next(((10.0**e, u) for e, u in ((9, 'G'), (6, 'M'), (3, 'k'))
+                      if count >= 10.0**e), (1.0, ''))
+  return (f'model {run.config.model.name}: '
+          f'{flops.num_params(state.params):,} parameters, '
+          f'{count / scale:.3g} {unit}FLOPs per example (forward)')
 
 
 class Preempted(Exception):
@@ -205,7 +222,7 @@ class Program:
     self.init = init_with_rate
     update = train_step.make_train_step(
         run.train_model, run.tx, config.data.random_shift,
-        config.train.grad_accum_steps)
+        config.train.grad_accum_steps, run.learning_rate)
     step = train_step.make_step(update, config.data.pipeline, batch_size,
                                 stacked, batch_sharding)
     if self.device:
@@ -281,6 +298,7 @@ class _Records:
               for m in jax.device_get([m for _, m in pending])]
     loss = np.stack([m['loss'] for m in values])  # [steps, S]
     summary = {k: np.mean([m[k] for m in values], axis=0) for k in values[0]}
+    summary['learning_rate'] = values[-1]['learning_rate']  # At the logged step.
     for i, w in enumerate(self.writers):
       if i in self.diverged:
         continue
@@ -384,6 +402,8 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   if start:  # The saved rate is the old config's; a changed one (allowed above) applies.
     state = state.replace(opt_state=optim.with_learning_rate(
         state.opt_state, jnp.asarray(lrs, jnp.float32) if program.stacked else lrs[0]))
+  if primary:
+    progress.say(model_line(run))
   if start:
     which = f'{len(seeds)} seed(s) ' if program.stacked else ''
     progress.say(f'resumed {which}from the checkpoint at step {start}')

@@ -9,7 +9,7 @@ BATCH = 10
 
 
 def _printed_rate(meter: progress.Meter, step: int) -> float:
-  line = meter.line(step, {'loss': 1.0, 'accuracy': 0.5})
+  line = meter.line(step, {'loss': 1.0, 'accuracy': 0.5, 'learning_rate': 0.1})
   return float(re.search(r'([\d,]+) ex/s', line).group(1).replace(',', '')) / BATCH
 
 
@@ -41,7 +41,7 @@ def test_each_interval_starts_afresh():
   with meter.excluding():
     time.sleep(0.2)
   time.sleep(0.1)
-  meter.line(10, {'loss': 1.0, 'accuracy': 0.5})
+  meter.line(10, {'loss': 1.0, 'accuracy': 0.5, 'learning_rate': 0.1})
   time.sleep(0.1)            # no evaluation in this interval
   assert 100 * 0.7 < _printed_rate(meter, 20) <= 101
 
@@ -59,5 +59,5 @@ def test_the_compiling_first_step_is_not_counted():
 def test_a_line_at_the_first_step_has_no_rate_yet():
   meter = progress.Meter(0, 100, BATCH, steps_per_epoch=10)
   meter.first_step_done(1, wait=lambda: None)
-  line = meter.line(1, {'loss': 1.0, 'accuracy': 0.5})
+  line = meter.line(1, {'loss': 1.0, 'accuracy': 0.5, 'learning_rate': 0.1})
   assert line.endswith('| compiled; ex/s and ETA from the next line'), line

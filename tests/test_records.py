@@ -429,3 +429,42 @@ def test_a_grain_run_resumed_with_other_workers_is_refused_and_nothing_moves(
     trainer.train_and_evaluate(config, str(workdir), allow_config_change=True)
   assert os.listdir(workdir / 'checkpoints') == ['3']
   assert not (workdir / 'unreadable_checkpoints').exists()
+
+
+def test_the_learning_rate_and_the_model_size_are_logged(data_dir, tmp_path, capsys):
+  """Each train record holds the rate its step's update applied (optax's
+  schedule at the update count, computed here on its own), in metrics.jsonl,
+  TensorBoard and the console; the run starts by naming its parameter count
+  and forward FLOPs."""
+  import flax  # pylint: disable=g-import-not-at-top
+  import optax  # pylint: disable=g-import-not-at-top
+  from lib import flops, losses, models  # pylint: disable=g-import-not-at-top
+  config = _config(data_dir, num_steps=9, log_every_steps=1)
+  config.optimizer.warmup_epochs = 0.0
+  workdir = str(tmp_path / 'run')
+  trainer.train_and_evaluate(config, workdir)
+  rate = optax.cosine_decay_schedule(config.optimizer.learning_rate, 9)
+  logged = {r['step']: r['learning_rate'] for r in metrics_writer.read(workdir)
+            if r['split'] == 'train'}
+  assert sorted(logged) == list(range(1, 10))
+  for step, value in logged.items():
+    np.testing.assert_allclose(value, rate(step - 1), rtol=1e-6)
+  assert ('train/learning_rate', 9) in _tensorboard_scalars(workdir)
+  out = capsys.readouterr().out
+  assert f'| lr {logged[9]:.3g} |' in out
+  model = models.build(config.model, losses.num_outputs(10))
+  variables = model.init(jax.random.PRNGKey(0), np.zeros((1, 8, 8, 1), np.float32))
+  params = flax.core.unfreeze(variables)['params']
+  line = next(l for l in out.splitlines() if l.startswith('model cnn: '))
+  assert f'{flops.num_params(params):,} parameters' in line
+  assert 'FLOPs per example (forward)' in line
+
+
+def test_the_start_line_counts_a_linear_models_flops(data_dir):
+  """Logistic regression on 8x8 digits: 64 x 10 multiply-adds (2 FLOPs each)
+  and 10 bias additions, 650 parameters."""
+  from configs import digits_logreg  # pylint: disable=g-import-not-at-top
+  config = digits_logreg.get_config()
+  config.data.data_dir = data_dir
+  assert trainer.model_line(trainer.Run(config)) == (
+      'model logistic_regression: 650 parameters, 1.29 kFLOPs per example (forward)')
