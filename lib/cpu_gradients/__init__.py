@@ -2,9 +2,10 @@
 
 The models in lib/models/ are plain Flax (nn.Conv, nn.max_pool through the
 pooling registry, layers in the paper's order). XLA's CPU backend
-differentiates some of their layers slowly, so while a train step traces its
-loss inside `applied(rewrites)`, these replace how JAX differentiates them,
-without changing what is computed (experiments/bench/README.md has the
+differentiates some of their layers slowly, so the model a train step
+differentiates is built with these (lib/models build(..., rewrites=...)):
+they replace how JAX differentiates those layers without changing what is
+computed (experiments/bench/README.md has the
 speed of each, tests/test_whole_model_gradients.py checks every model's
 gradient against JAX's own under jit, in float64 and float32):
 
