@@ -12,7 +12,8 @@ GPU memory: JAX takes 75% of each GPU's memory when it starts
 (XLA_PYTHON_CLIENT_PREALLOCATE / XLA_PYTHON_CLIENT_MEM_FRACTION). That is
 what a job that owns its GPUs wants, so it is left as it is; jobs that share
 a GPU set XLA_PYTHON_CLIENT_MEM_FRACTION=0.3 (say) or
-XLA_PYTHON_CLIENT_PREALLOCATE=false in their environment (lib/README.md, "GPUs and TPUs").
+XLA_PYTHON_CLIENT_PREALLOCATE=false in their environment (lib/README.md,
+"GPUs and TPUs").
 """
 import os
 
