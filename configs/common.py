@@ -60,8 +60,9 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
   c.train.num_steps = 0
   c.train.log_every_steps = 50
   c.train.eval_every_epochs = 1.0
-  # A checkpoint every this many steps (0: a tenth of the run) or after this
-  # many minutes since the last one, whichever comes first; and at the end.
+  # A checkpoint every this many steps (0: a tenth of the run, but not within
+  # 30 s of the last save: lib/checkpoint_schedule.py) or after this many
+  # minutes since the last one, whichever comes first; and at the end.
   # Ctrl-C and SIGTERM also save one, at the step they arrive in.
   c.train.checkpoint_every_steps = 0
   c.train.checkpoint_every_minutes = 5.0

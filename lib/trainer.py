@@ -438,7 +438,8 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   preempt = preemption.PreemptionWatch(ckpt.manager)
   schedule = checkpoint_schedule.Schedule(
       run.checkpoint_every, config.train.checkpoint_every_minutes,
-      config.train.log_every_steps, agree=_process_0_decides())
+      config.train.log_every_steps, agree=_process_0_decides(),
+      min_seconds=checkpoint_schedule.min_seconds(config.train.checkpoint_every_steps))
 
   # --- steps: inputs, step, log, evaluate, checkpoint, SIGTERM/Ctrl-C -------
   pending, eval_metrics, finished = [], None, False

@@ -41,6 +41,25 @@ def test_minutes_since_the_last_save_trigger_one_at_a_logging_step():
   assert schedule.due(1000)  # The step interval holds whatever the clock.
 
 
+def test_the_default_tenth_waits_min_seconds_since_the_last_save():
+  clock = Clock()
+  schedule = checkpoint_schedule.Schedule(
+      every=4, minutes=5, check_every=1, clock=clock,
+      min_seconds=checkpoint_schedule.min_seconds(0))
+  assert checkpoint_schedule.min_seconds(0) == checkpoint_schedule.MIN_SECONDS == 30
+  assert checkpoint_schedule.min_seconds(4) == 0  # A set interval is kept.
+  clock.now = 29
+  assert not schedule.due(4)
+  clock.now = 30
+  assert schedule.due(8)
+  schedule.saved()
+  clock.now = 45
+  assert not schedule.due(12)
+  clock.now = 60
+  assert not schedule.due(13)  # Not at the interval, and under 5 minutes.
+  assert schedule.due(16)
+
+
 def test_zero_minutes_is_by_steps_only():
   clock = Clock()
   schedule = checkpoint_schedule.Schedule(every=4, minutes=0, check_every=1,

@@ -169,12 +169,19 @@ def test_a_start_without_a_checkpoint_says_so_and_replaces_the_records(
   assert _each_step_once(workdir, 6) == first
 
 
-def test_a_run_checkpoints_every_tenth_by_default(data_dir, tmp_path):
+@pytest.mark.parametrize('min_seconds, saved', [
+    (0.0, list(range(2, 21, 2))),  # Every tenth.
+    (None, [20]),  # The default: this run's tenths come within MIN_SECONDS.
+])
+def test_a_run_checkpoints_every_tenth_by_default(data_dir, tmp_path, monkeypatch,
+                                                  min_seconds, saved):
+  from lib import checkpoint_schedule  # pylint: disable=g-import-not-at-top
+  if min_seconds is not None:
+    monkeypatch.setattr(checkpoint_schedule, 'MIN_SECONDS', min_seconds)
   workdir = tmp_path / 'run'
   trainer.train_and_evaluate(_config(data_dir, num_steps=20, checkpoint_every_steps=0,
                                      keep_checkpoints=20), str(workdir))
-  assert sorted(int(d) for d in os.listdir(workdir / 'checkpoints')) == list(
-      range(2, 21, 2))
+  assert sorted(int(d) for d in os.listdir(workdir / 'checkpoints')) == saved
 
 
 def test_event_files_keep_what_was_written_before_the_checkpoint(tmp_path):
