@@ -402,8 +402,6 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   if start:  # The saved rate is the old config's; a changed one (allowed above) applies.
     state = state.replace(opt_state=optim.with_learning_rate(
         state.opt_state, jnp.asarray(lrs, jnp.float32) if program.stacked else lrs[0]))
-  if primary:
-    progress.say(model_line(run))
   if start:
     which = f'{len(seeds)} seed(s) ' if program.stacked else ''
     progress.say(f'resumed {which}from the checkpoint at step {start}')
@@ -462,6 +460,8 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
       state, metrics = program.step(state, inputs)
       if step == start + 1:  # It compiled the step: not counted in ex/s.
         records.meter.first_step_done(step, lambda: jax.block_until_ready(state))
+        if primary:  # Here, not before the step: lowering it takes start-up time.
+          progress.say(model_line(run))
       pending.append((step, metrics))
       last = step == run.total_steps
       stopping = preempt.reached(step)
