@@ -88,15 +88,3 @@ def _build(c: ml_collections.ConfigDict, lr) -> optax.GradientTransformation:
     return optax.chain(optax.add_decayed_weights(c.weight_decay), opt)
   return opt
 
-
-def inner_state(opt_state):
-  """The optimizer's own state inside `build`'s wrapper: what checkpoints
-  saved before the learning rate moved into the state (2026-12-02) hold."""
-  return opt_state.inner_state
-
-
-def wrap_inner_state(like, inner, step):
-  """`like` (a fresh state of `build`'s optimizer, with this run's learning
-  rate) around a restored `inner` state, `step` updates in."""
-  return like._replace(count=jnp.asarray(step, like.count.dtype).reshape(like.count.shape),
-                       inner_state=inner)

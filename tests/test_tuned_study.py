@@ -207,32 +207,32 @@ def test_a_killed_tuned_study_resumes_without_losing_or_repeating_runs(data_dir,
                                 'results.json')).st_mtime_ns == mtime
 
 
-def test_a_checkpoint_saved_before_the_rate_moved_into_the_state_resumes_exactly(
+def test_a_checkpoint_saved_before_the_rate_moved_into_the_state_is_refused(
     data_dir, tmp_path):
   """Runs checkpointed by earlier code hold the optimizer's own state alone
-  (no learning rate in it): they resume, to the same result as unbroken."""
+  (no learning rate in it): one line names the last commit that resumes
+  them, and nothing is moved."""
   import shutil  # pylint: disable=g-import-not-at-top
-  from lib import checkpointing, config_history  # pylint: disable=g-import-not-at-top
+  from lib import checkpoint_integrity, checkpointing, config_history  # pylint: disable=g-import-not-at-top
   config = _logreg(data_dir, 0.5)
   config.train.checkpoint_every_steps = 11
   config.train.keep_checkpoints = 100
-  unbroken = trainer.train_and_evaluate(config, str(tmp_path / 'unbroken'))
+  trainer.train_and_evaluate(config, str(tmp_path / 'unbroken'))
 
   run = trainer.Run(config)
-  jax_state = run.init_state()
-  ckpt = checkpointing.Checkpointer(str(tmp_path / 'unbroken' / 'checkpoints'), 5)
-  state = ckpt.restore(11, jax_state, None)
-  ckpt.close()
+  with checkpointing.Checkpointer(str(tmp_path / 'unbroken' / 'checkpoints'), 5) as ckpt:
+    state = ckpt.restore(11, run.init_state(), None)
   old = tmp_path / 'old'
   old.mkdir()
   shutil.copy(tmp_path / 'unbroken' / config_history.CONFIG_FILE, old)
-  legacy = checkpointing.Checkpointer(str(old / 'checkpoints'), 5)
-  legacy.save(11, state.replace(opt_state=state.opt_state.inner_state), None)
-  legacy.close()
+  with checkpointing.Checkpointer(str(old / 'checkpoints'), 5) as legacy:
+    legacy.save(11, state.replace(opt_state=state.opt_state.inner_state), None)
 
-  resumed = trainer.train_and_evaluate(config, str(old))
-  for key in ('test_loss', 'test_accuracy', 'validation_loss'):
-    assert resumed[key] == unbroken[key], key
+  with pytest.raises(errors.UserError) as refused:
+    trainer.train_and_evaluate(config, str(old))
+  assert len(str(refused.value).splitlines()) == 1
+  assert f'commit {checkpoint_integrity.LAST_COMMIT_FOR_OLDER} is the last' in str(refused.value)
+  assert os.listdir(old / 'checkpoints') == ['11']  # Nothing moved.
 
 
 def test_a_resume_with_a_changed_rate_trains_at_the_new_one(data_dir, tmp_path):

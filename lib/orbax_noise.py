@@ -1,0 +1,59 @@
+"""Quiets what Orbax and tensorstore print after a save the file system
+refused: the trainer reports that as one line (lib/trainer.py
+_storage_guarded), so the rest is noise. Only while a checkpointer is open:
+importing this changes nothing."""
+import contextlib
+import logging
+import sys
+
+from lib import errors
+
+_LOGGERS = ('absl', 'asyncio')
+
+
+class _DropStorageErrors(logging.Filter):
+  """Orbax's background save threads log a full disk's error with its
+  traceback several times over."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    if record.levelno < logging.ERROR or not (
+        'orbax' in record.pathname or record.name == 'asyncio'):
+      return True
+    exc = record.exc_info[1] if record.exc_info else None
+    if exc is not None and errors.storage_problem(exc):
+      return False
+    return errors.storage_problem(ValueError(record.getMessage())) is None
+
+
+_FILTER = _DropStorageErrors()
+_state = {'open': 0, 'hook': None}  # Quieted blocks open; the hook replaced.
+
+
+def _drop_closed_loop(unraisable) -> None:
+  """After a failed save, tensorstore's write callbacks still complete into
+  Orbax's closed event loop; Python reports each as an unraisable
+  'Event loop is closed', one traceback per array. Nothing is lost by
+  dropping them: the save's own error is reported."""
+  value = unraisable.exc_value
+  if not (isinstance(value, RuntimeError) and str(value) == 'Event loop is closed'):
+    _state['hook'](unraisable)
+
+
+@contextlib.contextmanager
+def quieted():
+  """The filter and hook above, installed by the first of nested blocks
+  and removed by the last, which gives the process back its own."""
+  if _state['open'] == 0:
+    for name in _LOGGERS:
+      logging.getLogger(name).addFilter(_FILTER)
+    _state['hook'], sys.unraisablehook = sys.unraisablehook, _drop_closed_loop
+  _state['open'] += 1
+  try:
+    yield
+  finally:
+    _state['open'] -= 1
+    if _state['open'] == 0:
+      for name in _LOGGERS:
+        logging.getLogger(name).removeFilter(_FILTER)
+      if sys.unraisablehook is _drop_closed_loop:  # Else someone replaced it since.
+        sys.unraisablehook = _state['hook']

@@ -1,0 +1,39 @@
+"""Importing the checkpointing changes nothing in the process; what quiets
+Orbax after a refused save lives only while a checkpointer is open."""
+import logging
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def _installed():
+  return sys.unraisablehook, [list(logging.getLogger(n).filters) for n in ('absl', 'asyncio')]
+
+
+def test_importing_installs_nothing():
+  code = """
+import logging, sys
+before = sys.unraisablehook, [list(logging.getLogger(n).filters) for n in ('absl', 'asyncio')]
+from lib import checkpointing
+after = sys.unraisablehook, [list(logging.getLogger(n).filters) for n in ('absl', 'asyncio')]
+print(before == after)
+"""
+  proc = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True,
+                        text=True)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert proc.stdout.strip() == 'True'
+
+
+def test_a_checkpointer_quiets_only_while_open(tmp_path):
+  from lib import checkpointing  # pylint: disable=g-import-not-at-top
+  before = _installed()
+  first = checkpointing.Checkpointer(str(tmp_path / 'a'), 2)
+  assert _installed() != before
+  with checkpointing.Checkpointer(str(tmp_path / 'b'), 2):  # Nested: still quiet after.
+    pass
+  assert _installed() != before
+  first.close()
+  assert _installed() == before
+  first.close()  # A second close changes nothing.
+  assert _installed() == before
