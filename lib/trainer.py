@@ -391,14 +391,18 @@ def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
   state = program.init(seed_arg, jnp.asarray(lrs, jnp.float32) if program.stacked
                        else lrs[0])
   ckpt = checkpointing.Checkpointer(checkpoint_dir, config.train.keep_checkpoints)
-  # Before anything is restored or moved: a resume goes on with its own
-  # config, or records on purpose what changed (lib/config_history.py).
-  resuming = ckpt.latest_step() is not None
-  histories = [config_history.check(w, c.to_dict(), allow_config_change)
-               if resuming else ([], {}) for c, w in zip(configs, workdirs)]
-  # A program serves every seed of its config: the order is this seed's.
-  data_iter = None if program.device else run.data.with_seed(seeds[0]).train_iterator()
-  start, state = ckpt.restore_latest(state, data_iter)  # UserError if misfit.
+  try:
+    # Before anything is restored or moved: a resume goes on with its own
+    # config, or records on purpose what changed (lib/config_history.py).
+    resuming = ckpt.latest_step() is not None
+    histories = [config_history.check(w, c.to_dict(), allow_config_change)
+                 if resuming else ([], {}) for c, w in zip(configs, workdirs)]
+    # A program serves every seed of its config: the order is this seed's.
+    data_iter = None if program.device else run.data.with_seed(seeds[0]).train_iterator()
+    start, state = ckpt.restore_latest(state, data_iter)  # UserError if misfit.
+  except BaseException:  # Refused: the checkpointer (and its quieting) closes.
+    _close_quietly(ckpt)
+    raise
   if start:  # The saved rate is the old config's; a changed one (allowed above) applies.
     state = state.replace(opt_state=optim.with_learning_rate(
         state.opt_state, jnp.asarray(lrs, jnp.float32) if program.stacked else lrs[0]))
