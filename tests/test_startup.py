@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from experiments.bench import startup, startup_probe
+from experiments.bench import startup_phases as startup, startup_probe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
