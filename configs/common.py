@@ -26,8 +26,14 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
   # (fast, for datasets that fit in memory). 'grain': streamed from the
   # array_record files by grain, for any size.
   c.data.pipeline = 'device'
-  c.data.augment = 'none'          # 'none' | 'cifar' | 'imagenet' (grain only).
+  # 'none' | 'cifar' (in the step with 'device', on the host with 'grain')
+  # | 'imagenet' (grain only).
+  c.data.augment = 'none'
   c.data.random_shift = 0          # On-device random translation, in pixels.
+  c.data.random_flip = False       # On-device left-right flips (p = 1/2).
+  # How the 'cifar' crop and random_shift fill the border: np.pad's mode
+  # ('constant': zeros, as He et al.; 'reflect', 'edge', 'symmetric').
+  c.data.pad_mode = 'constant'
   c.data.image_size = 0            # Resize/crop target for 'imagenet'; 0 = native.
   c.data.positive_class = -1       # >= 0: binary task "this class vs the rest".
   c.data.worker_count = 0          # grain worker processes (0 = in-process).

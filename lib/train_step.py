@@ -58,10 +58,13 @@ def loss_and_grads(model: nn.Module, params, model_state, images, labels,
 
 
 def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
-                    random_shift: int = 0, grad_accum_steps: int = 1,
+                    augmentation: device_augment.Recipe | int = 0,
+                    grad_accum_steps: int = 1,
                     learning_rate: Callable | None = None
                     ) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
   """The step of the train model `model` (see loss_and_grads);
+  `augmentation`: what the step applies to its batch on device
+  (device_augment.recipe(config.data); an int is a bare random_shift);
   `learning_rate(opt_state)`, when given, is logged with its metrics."""
   compute_grads = functools.partial(loss_and_grads, model)
 
@@ -97,8 +100,8 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
 
   def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
     step_rng = jax.random.fold_in(state.rng, state.step)
-    dropout_rng, shift_rng = jax.random.split(step_rng)
-    images = device_augment.random_shift(batch['image'], shift_rng, random_shift)
+    dropout_rng, augment_rng = jax.random.split(step_rng)
+    images = device_augment.apply(batch['image'], augment_rng, augmentation)
     images, labels = pipeline.to_float(images), batch['label']
 
     compute = compute_grads if grad_accum_steps == 1 else accumulated

@@ -7,9 +7,12 @@ grain RandomMaps: grain passes a numpy Generator seeded per example, so the
 same seed gives the same augmentation.
 
   'none'      no transforms.
-  'cifar'     train: zero-pad 4, random crop back to size, random flip
-              (He et al. 2015, sec. 4.2); eval: none (a centre crop if
-              image_size is set, to match the training crops).
+  'cifar'     train: zero-pad 4 (or data.pad_mode), random crop back to
+              size, random flip (He et al. 2015, sec. 4.2); eval: none (a
+              centre crop if image_size is set, to match the training
+              crops). With data.pipeline='device' the train step does it
+              (lib/data/device_augment.py), with the same outcomes and
+              probabilities.
   'imagenet'  train: random resized crop (scale 0.08-1, ratio 3/4-4/3) to
               size x size, random flip (torchvision's RandomResizedCrop);
               eval: resize the shorter side to size*256/224, centre crop.
@@ -161,11 +164,13 @@ def _check(name: str, image_size: int) -> None:
         "config.data.image_size (e.g. 224)")
 
 
-def train_transforms(name: str, image_size: int = 0) -> list[Any]:
-  """Training-time transforms; image_size 0 keeps CIFAR's native size."""
+def train_transforms(name: str, image_size: int = 0,
+                     pad_mode: str = 'constant') -> list[Any]:
+  """Training-time transforms; image_size 0 keeps CIFAR's native size;
+  `pad_mode`: np.pad's mode for the 'cifar' padding (zeros by default)."""
   _check(name, image_size)
   if name == 'cifar':
-    return [RandomCrop(image_size, padding=4), RandomFlip()]
+    return [RandomCrop(image_size, padding=4, mode=pad_mode), RandomFlip()]
   if name == 'imagenet':
     return [RandomResizedCrop(image_size), RandomFlip()]
   return []

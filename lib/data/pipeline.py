@@ -7,7 +7,10 @@ Two ways to feed the train step, chosen by `config.data.pipeline`:
 - 'device': the whole split is copied to the accelerator once and each batch
   is gathered there inside the compiled step. Data order is a pure function
   of (seed, step), so resuming needs no iterator state. For datasets that fit
-  in memory (digits, mnist, cifar10) this removes the host from the loop.
+  in memory (digits, mnist, cifar10) this removes the host from the loop;
+  their augmentation runs in the step too (lib/data/device_augment.py). A
+  split that does not fit is refused when the config is read
+  (lib/data/device_memory.py).
 
 Images stay uint8 until the step (`to_float`), so both paths normalize in one
 place and the device copy takes a quarter of the memory.
@@ -27,7 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from lib import errors
-from lib.data import augment, catalog, decoded, holdout
+from lib.data import augment, catalog, decoded, device_augment, device_memory
+from lib.data import holdout
 
 PIPELINES = ('device', 'grain')
 
@@ -148,6 +152,8 @@ class Data:
     self.seed = seed
     self.builder = catalog.builder(data_config.name, data_config.data_dir)
     self._full_train_source = catalog.data_source(self.builder, data_config.train_split)
+    # What the step augments on device; refuses what it cannot (UserError).
+    self.device_augmentation = device_augment.recipe(data_config)
     self.eval_source = catalog.data_source(self.builder, data_config.eval_split)
     self.has_validation = holdout.enabled(data_config)
     n_full = len(self._full_train_source)
@@ -174,7 +180,7 @@ class Data:
           f"{num_train} training examples")
     self.local_batch_size = global_batch_size // n_proc
     self._train_transforms = augment.train_transforms(
-        data_config.augment, data_config.image_size)
+        data_config.augment, data_config.image_size, data_config.pad_mode)
     self._eval_transforms = augment.eval_transforms(
         data_config.augment, data_config.image_size)
     shape = self._first_image_shape()
@@ -182,6 +188,11 @@ class Data:
                    if data_config.positive_class < 0 else 2)
     self.spec = DatasetSpec(data_config.name, num_classes, shape, num_train,
                             len(self.eval_source), num_validation)
+    if data_config.pipeline == 'device':
+      device_memory.check(
+          data_config.name, shape,
+          num_train + num_validation + self.spec.num_eval,
+          device_memory.free_bytes(), str(jax.local_devices()[0]))
 
   @functools.cached_property
   def _holdout(self) -> tuple[np.ndarray, np.ndarray]:
@@ -286,10 +297,6 @@ class Data:
   def split_arrays(self, role: str) -> dict[str, np.ndarray]:
     """A role's whole split as uint8 images and int32 labels (no
     augmentation); `role` as in `source`."""
-    if self.config.augment != 'none':
-      raise errors.UserError(
-          "data.pipeline='device' does not augment; set "
-          "--config.data.pipeline=grain or --config.data.augment=none")
     if role not in ('train', 'validation', 'test', 'eval'):
       raise ValueError(f'unknown role {role!r}: train, validation or test')
     if role in ('test', 'eval'):
