@@ -1,5 +1,6 @@
 """Building blocks shared by the models: conv and dense blocks whose
-activation, pooling and dropout come from the registries by name.
+activation, pooling and dropout come from the registries by name, and the
+normalization after a convolution (`normalization`).
 
 Every model with convolutions has the three fields below, which say how its
 train step is differentiated; lib/models build() sets them from
@@ -13,6 +14,8 @@ lib/cpu_gradients for a CPU train step, and their defaults are flax's own:
                         bias and the activation (max commutes with both), so
                         they run on a map window**2 smaller. The same
                         parameters and the same function, up to float ties.
+                        Not with a normalization: its statistics are over
+                        the whole map.
 """
 from typing import Any, Callable
 
@@ -20,11 +23,62 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lib import activations, pooling
+from lib import activations, errors, pooling
+
+NORMS = ('batch', 'group', 'layer', 'none')
+# Each kind's module name beside its conv: 'bn' is what the models' BatchNorm
+# layers were called before `norm` existed, so their parameters keep it.
+NORM_NAMES = {'batch': 'bn', 'group': 'gn', 'layer': 'ln'}
+MAX_GROUPS = 32  # GroupNorm's groups (Wu & He 2018's G).
+
+
+def check_norm(norm: str) -> None:
+  if norm not in NORMS:
+    raise errors.unknown_name('norm', norm, NORMS)
+
+
+def group_count(channels: int) -> int:
+  """Wu & He's 32 groups, or where 32 does not divide the channels (16, 6,
+  120), the largest count below it that does: every group the same size."""
+  return max(g for g in range(1, min(MAX_GROUPS, channels) + 1)
+             if channels % g == 0)
+
+
+def normalization(norm: str, channels: int, train: bool, name: str,
+                  dtype: Any = jnp.float32, zero_scale: bool = False
+                  ) -> Callable[[jax.Array], jax.Array]:
+  """flax's own layer for `norm`, over an NHWC map of `channels`, or the
+  identity for 'none'. Each has a scale and a bias per channel.
+
+    batch  BatchNorm: over the batch and the map, running statistics for
+           evaluation (momentum 0.9, epsilon 1e-5: torch's defaults, which
+           torchvision's ResNets were trained with)
+    group  GroupNorm: per example, over the map and `group_count` groups of
+           channels
+    layer  LayerNorm as Ba et al. and Wu & He define it for convolutions:
+           per example, over the whole map and all channels (GroupNorm with
+           one group), not over the channels of each pixel alone
+  `name` is the layer's (the models use NORM_NAMES[norm], alone or after a
+  prefix); `zero_scale` starts the scale at 0 (a residual branch at 0).
+  """
+  check_norm(norm)
+  if norm == 'none':
+    return lambda x: x
+  common = dict(epsilon=1e-5, dtype=dtype, name=name,
+                scale_init=nn.initializers.zeros if zero_scale
+                else nn.initializers.ones)
+  if norm == 'batch':
+    return nn.BatchNorm(use_running_average=not train, momentum=0.9, **common)
+  if norm == 'group':
+    return nn.GroupNorm(num_groups=group_count(channels), **common)
+  return nn.LayerNorm(reduction_axes=(-3, -2, -1), feature_axes=-1, **common)
 
 
 class ConvBlock(nn.Module):
-  """conv -> activation -> pooling -> dropout, on NHWC input."""
+  """conv -> [norm] -> activation -> pooling -> dropout, on NHWC input.
+
+  With a norm the conv has no bias (the norm's own bias follows, as in
+  ResNets); 'none', the default, is the block as it always was."""
   features: int
   kernel_size: int = 3
   strides: int = 1
@@ -35,6 +89,7 @@ class ConvBlock(nn.Module):
   pool_stride: int | None = None
   dropout: float = 0.0
   use_bias: bool = True
+  norm: str = 'none'  # NORMS
   dtype: Any = jnp.float32
   conv_general_dilated: Callable | None = None
   max_pool: Callable | None = None
@@ -42,19 +97,24 @@ class ConvBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    check_norm(self.norm)
     k = self.kernel_size
     pool = lambda y: pooling.pool(self.pooling, y, self.pool_size,
                                   self.pool_stride, max_pool=self.max_pool)
     convolve = self.conv_general_dilated
     pool_first = (self.pool_first and self.pooling == 'max' and
+                  self.norm == 'none' and
                   self.activation in activations.NON_DECREASING)
     if pool_first:
       # nn.Conv adds its bias after calling this, so the pool comes first.
       plain = convolve or jax.lax.conv_general_dilated
       convolve = lambda *args, **kwargs: pool(plain(*args, **kwargs))
     x = nn.Conv(self.features, (k, k), self.strides, self.padding,
-                use_bias=self.use_bias, dtype=self.dtype,
-                conv_general_dilated=convolve, name='conv')(x)
+                use_bias=self.use_bias and self.norm == 'none',
+                dtype=self.dtype, conv_general_dilated=convolve, name='conv')(x)
+    if self.norm != 'none':
+      x = normalization(self.norm, self.features, train,
+                        NORM_NAMES[self.norm], self.dtype)(x)
     x = activations.get(self.activation)(x)
     if not pool_first:
       x = pool(x)

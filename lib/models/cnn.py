@@ -2,6 +2,9 @@
 
 Every conv block applies the configured activation and pooling; dropout goes
 after the conv blocks, the hidden dense layers, or both (`dropout_placement`).
+`norm` ('none' by default; 'batch', 'group', 'layer': lib/layers.py) goes
+after every convolution, before its activation, in place of the conv's bias;
+the dense layers have none.
 """
 from typing import Any, Callable, Sequence
 
@@ -25,6 +28,7 @@ class CNN(nn.Module):
   dense: Sequence[int] = (128,)
   dropout: float = 0.5
   dropout_placement: str = 'dense'
+  norm: str = 'none'
   dtype: Any = jnp.float32
   # How the train step is differentiated (lib/layers.py's docstring).
   conv_general_dilated: Callable | None = None
@@ -45,7 +49,8 @@ class CNN(nn.Module):
             features, self.kernel_size, activation=self.activation,
             pooling=self.pooling if last else 'none',
             pool_size=self.pool_size,
-            dropout=conv_dropout if last else 0.0, dtype=self.dtype,
+            dropout=conv_dropout if last else 0.0, norm=self.norm,
+            dtype=self.dtype,
             conv_general_dilated=self.conv_general_dilated,
             max_pool=self.max_pool, pool_first=self.pool_first,
             name=f'conv{i}_{j}')(x, train)

@@ -17,6 +17,10 @@ dense layer rather than Euclidean RBF units; the paper's scaled tanh
 pooling: 'mean' (the paper's subsampling), 'max', 'none', or 'strided': C1 and
 C3 get stride 2 instead of a pooling layer (32 -> 14 -> 5, so C5 still sees one
 5x5 map and the parameter count is unchanged).
+
+norm: 'none' (the paper's), or 'batch', 'group', 'layer' (lib/layers.py) after
+each of C1, C3 and C5, before the activation, in place of the conv's bias
+(layers c1_bn, c3_gn, ...); F6 and the output have none.
 """
 from typing import Any, Callable
 
@@ -24,7 +28,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lib import activations, errors, pooling
+from lib import activations, errors, layers, pooling
 
 _SIZE = 32  # The paper's input size; C5's 5x5 kernel exactly covers S4 then.
 
@@ -34,6 +38,7 @@ class LeNet5(nn.Module):
   activation: str = 'tanh'
   pooling: str = 'mean'
   dropout: float = 0.0  # On the outputs of C5 and F6 (the paper used none).
+  norm: str = 'none'
   dtype: Any = jnp.float32
   # How the train step is differentiated (lib/layers.py's docstring).
   conv_general_dilated: Callable | None = None
@@ -42,6 +47,7 @@ class LeNet5(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     act = activations.get(self.activation)
+    layers.check_norm(self.norm)
     if self.pooling not in (*pooling.POOLINGS, 'strided'):
       raise errors.unknown_name('pooling', self.pooling,
                                 (*pooling.POOLINGS, 'strided'))
@@ -54,8 +60,13 @@ class LeNet5(nn.Module):
                     (pad_w // 2, pad_w - pad_w // 2), (0, 0)))
 
     def conv(x, features, strides, name, pool):
-      x = nn.Conv(features, (5, 5), strides, 'VALID', dtype=self.dtype,
+      x = nn.Conv(features, (5, 5), strides, 'VALID',
+                  use_bias=self.norm == 'none', dtype=self.dtype,
                   conv_general_dilated=self.conv_general_dilated, name=name)(x)
+      if self.norm != 'none':
+        x = layers.normalization(
+            self.norm, features, train,
+            f'{name}_{layers.NORM_NAMES[self.norm]}', self.dtype)(x)
       return pooling.pool(pool, act(x), 2, max_pool=self.max_pool)
 
     x = conv(x, 6, stride, 'c1', pool_name)  # C1, S2

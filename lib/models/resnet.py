@@ -14,6 +14,14 @@ Its shortcuts are option A by default: parameter-free, stride-2 subsampling plus
 zero channels (ResNet-20: 269,722 parameters at 10 classes, the paper's
 "0.27M"); shortcut='projection' is option B (272,474).
 
+shortcut='none' (either kind) is the paper's plain network (He et al. 2015
+Fig. 4 and 6): the same layers, no shortcut added, so a plain CIFAR net has
+the parameters of its option-A twin exactly (plain-20: 269,722 too).
+norm: 'batch' (the paper's, the default), 'group', 'layer' or 'none', after
+every convolution (lib/layers.py normalization). With 'none' the convolutions
+get biases instead, and zero_init_residual starts a branch's last conv at 0.
+BatchNorm layers keep their names ('bn', 'stem_bn'); the others are 'gn'/'ln'.
+
 The configured activation is applied at every site (the stem included, nothing
 is hard-coded to relu) and the configured pooling replaces the stem's max pool.
 pooling='strided' drops the stem pool and strides the stem conv by 4 instead
@@ -28,35 +36,41 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lib import activations, errors, pooling
+from lib import activations, errors, layers, pooling
 
 BLOCKS = ('basic', 'bottleneck')
-SHORTCUTS = ('zeros', 'projection')
+SHORTCUTS = ('zeros', 'projection', 'none')
 # He et al.'s init, as torchvision's kaiming_normal_(mode='fan_out').
 CONV_INIT = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
 
 
-class _ConvBN(nn.Module):
-  """conv (no bias: BatchNorm's own bias follows) -> BatchNorm."""
+class _ConvNorm(nn.Module):
+  """conv -> norm; the conv has no bias unless norm='none' (the norm's own
+  bias follows)."""
   features: int
   kernel: int
   stride: int = 1
-  zero_scale: bool = False  # Zero-init gamma: the residual branch starts at 0.
+  # The residual branch starts at 0: the norm's scale (gamma) starts at 0,
+  # or without a norm, the conv's kernel.
+  zero_scale: bool = False
+  norm: str = 'batch'
   dtype: Any = jnp.float32
   conv_general_dilated: Callable | None = None  # lib/layers.py's docstring.
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     pad = (self.kernel - 1) // 2  # torch-style symmetric padding.
+    plain = self.norm == 'none'
     x = nn.Conv(self.features, (self.kernel, self.kernel), self.stride,
-                ((pad, pad), (pad, pad)), use_bias=False,
-                kernel_init=CONV_INIT, dtype=self.dtype,
+                ((pad, pad), (pad, pad)), use_bias=plain,
+                kernel_init=(nn.initializers.zeros if plain and self.zero_scale
+                             else CONV_INIT), dtype=self.dtype,
                 conv_general_dilated=self.conv_general_dilated, name='conv')(x)
-    return nn.BatchNorm(
-        use_running_average=not train, momentum=0.9, epsilon=1e-5,
-        scale_init=(nn.initializers.zeros if self.zero_scale
-                    else nn.initializers.ones),
-        dtype=self.dtype, name='bn')(x)
+    if plain:
+      return x
+    return layers.normalization(self.norm, self.features, train,
+                                layers.NORM_NAMES[self.norm], self.dtype,
+                                zero_scale=self.zero_scale)(x)
 
 
 class BasicBlock(nn.Module):
@@ -66,17 +80,18 @@ class BasicBlock(nn.Module):
   activation: str = 'relu'
   shortcut: str = 'projection'
   zero_init_residual: bool = False
+  norm: str = 'batch'
   dtype: Any = jnp.float32
   conv_general_dilated: Callable | None = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     act = activations.get(self.activation)
-    conv_bn = functools.partial(_ConvBN, dtype=self.dtype,
+    conv_bn = functools.partial(_ConvNorm, norm=self.norm, dtype=self.dtype,
                                 conv_general_dilated=self.conv_general_dilated)
     y = act(conv_bn(self.features, 3, self.stride, name='a')(x, train))
     y = conv_bn(self.features, 3, 1, self.zero_init_residual, name='b')(y, train)
-    return act(y + _shortcut(self, x, self.features, train))
+    return act(_add_shortcut(self, y, x, train))
 
 
 class BottleneckBlock(nn.Module):
@@ -86,6 +101,7 @@ class BottleneckBlock(nn.Module):
   activation: str = 'relu'
   shortcut: str = 'projection'
   zero_init_residual: bool = False
+  norm: str = 'batch'
   dtype: Any = jnp.float32
   conv_general_dilated: Callable | None = None
   expansion = 4
@@ -94,27 +110,34 @@ class BottleneckBlock(nn.Module):
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     act = activations.get(self.activation)
     out = self.features * self.expansion
-    conv_bn = functools.partial(_ConvBN, dtype=self.dtype,
+    conv_bn = functools.partial(_ConvNorm, norm=self.norm, dtype=self.dtype,
                                 conv_general_dilated=self.conv_general_dilated)
     y = act(conv_bn(self.features, 1, name='a')(x, train))
     y = act(conv_bn(self.features, 3, self.stride, name='b')(y, train))
     y = conv_bn(out, 1, 1, self.zero_init_residual, name='c')(y, train)
-    return act(y + _shortcut(self, x, out, train))
+    return act(_add_shortcut(self, y, x, train))
 
 
-def _shortcut(block: nn.Module, x: jax.Array, features: int,
-              train: bool) -> jax.Array:
-  """Identity when shapes match; else option B (1x1 conv+BN) or A (zeros)."""
+def _add_shortcut(block: nn.Module, y: jax.Array, x: jax.Array,
+                  train: bool) -> jax.Array:
+  """The residual branch `y` plus the block's input `x` through the shortcut:
+  identity when shapes match, else option B (1x1 conv+norm) or A (zeros);
+  a plain block (shortcut='none') adds nothing."""
+  if block.shortcut == 'none':
+    return y
+  features = y.shape[-1]
   if block.stride == 1 and x.shape[-1] == features:
-    return x
+    return y + x
   if block.shortcut == 'projection':
-    return _ConvBN(features, 1, block.stride, dtype=block.dtype,
-                   conv_general_dilated=block.conv_general_dilated,
-                   name='shortcut')(x, train)
+    return y + _ConvNorm(features, 1, block.stride, norm=block.norm,
+                         dtype=block.dtype,
+                         conv_general_dilated=block.conv_general_dilated,
+                         name='shortcut')(x, train)
   # Option A: subsample, then pad the new channels with zeros on both sides.
   x = x[:, ::block.stride, ::block.stride, :]
   extra = features - x.shape[-1]
-  return jnp.pad(x, ((0, 0), (0, 0), (0, 0), (extra // 2, extra - extra // 2)))
+  return y + jnp.pad(x, ((0, 0), (0, 0), (0, 0),
+                         (extra // 2, extra - extra // 2)))
 
 
 def _check(kind: str, name: str, valid: Sequence[str]) -> None:
@@ -132,6 +155,10 @@ class ResNet(nn.Module):
   pooling: str = 'max'  # The stem's 3x3/2 pool: 'max'|'mean'|'none'|'strided'.
   dropout: float = 0.0  # Before the head.
   zero_init_residual: bool = False  # Goyal et al. 2017; torchvision's option.
+  # Where the shape changes: 'projection' (option B, torchvision's), 'zeros'
+  # (option A); 'none': the plain network.
+  shortcut: str = 'projection'
+  norm: str = 'batch'   # lib/layers.py NORMS.
   dtype: Any = jnp.float32
   # How the train step is differentiated (lib/layers.py's docstring).
   conv_general_dilated: Callable | None = None
@@ -141,23 +168,28 @@ class ResNet(nn.Module):
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     _check('block', self.block, BLOCKS)
     _check('pooling', self.pooling, (*pooling.POOLINGS, 'strided'))
+    _check('shortcut', self.shortcut, SHORTCUTS)
+    layers.check_norm(self.norm)
     block_cls = BasicBlock if self.block == 'basic' else BottleneckBlock
     strided = self.pooling == 'strided'
 
     x = nn.Conv(self.width, (7, 7), 4 if strided else 2, ((3, 3), (3, 3)),
-                use_bias=False, kernel_init=CONV_INIT, dtype=self.dtype,
+                use_bias=self.norm == 'none', kernel_init=CONV_INIT,
+                dtype=self.dtype,
                 conv_general_dilated=self.conv_general_dilated,
                 name='stem_conv')(x)
-    x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                     epsilon=1e-5, dtype=self.dtype, name='stem_bn')(x)
+    if self.norm != 'none':
+      x = layers.normalization(self.norm, self.width, train,
+                               f'stem_{layers.NORM_NAMES[self.norm]}',
+                               self.dtype)(x)
     x = activations.get(self.activation)(x)
     x = pooling.pool('none' if strided else self.pooling, x, 3, 2,
                      ((1, 1), (1, 1)), max_pool=self.max_pool)
     for i, n in enumerate(self.stage_sizes):
       for j in range(n):
         x = block_cls(self.width * 2**i, 2 if i > 0 and j == 0 else 1,
-                      self.activation, 'projection', self.zero_init_residual,
-                      self.dtype, self.conv_general_dilated,
+                      self.activation, self.shortcut, self.zero_init_residual,
+                      self.norm, self.dtype, self.conv_general_dilated,
                       name=f'stage{i + 1}_block{j + 1}')(x, train)
     x = jnp.mean(x, axis=(1, 2))
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
@@ -180,7 +212,9 @@ class CifarResNet(nn.Module):
   blocks_per_stage: int = 3  # n
   width: int = 16
   activation: str = 'relu'
-  shortcut: str = 'zeros'  # 'zeros' (option A) | 'projection' (option B).
+  # 'zeros' (option A) | 'projection' (option B) | 'none' (the plain net).
+  shortcut: str = 'zeros'
+  norm: str = 'batch'      # lib/layers.py NORMS.
   dropout: float = 0.0     # Before the head.
   dtype: Any = jnp.float32
   # How the train step is differentiated (lib/layers.py's docstring).
@@ -189,14 +223,16 @@ class CifarResNet(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     _check('shortcut', self.shortcut, SHORTCUTS)
-    x = _ConvBN(self.width, 3, dtype=self.dtype,
-                conv_general_dilated=self.conv_general_dilated,
-                name='stem')(x, train)
+    layers.check_norm(self.norm)
+    x = _ConvNorm(self.width, 3, norm=self.norm, dtype=self.dtype,
+                  conv_general_dilated=self.conv_general_dilated,
+                  name='stem')(x, train)
     x = activations.get(self.activation)(x)
     for i in range(3):
       for j in range(self.blocks_per_stage):
         x = BasicBlock(self.width * 2**i, 2 if i > 0 and j == 0 else 1,
-                       self.activation, self.shortcut, dtype=self.dtype,
+                       self.activation, self.shortcut, norm=self.norm,
+                       dtype=self.dtype,
                        conv_general_dilated=self.conv_general_dilated,
                        name=f'stage{i + 1}_block{j + 1}')(x, train)
     x = jnp.mean(x, axis=(1, 2))
