@@ -20,6 +20,10 @@ from lib.models.lenet import LeNet5
 from lib.models.logistic import LogisticRegression
 from lib.models.mlp import MLP
 
+# config.model fields that say where the weights start (lib/pretrained.py),
+# not how the model is built.
+WEIGHT_FIELDS = ('init_from', 'init_exclude')
+
 MODELS: dict[str, Callable[..., nn.Module]] = {
     'logistic_regression': LogisticRegression,
     'mlp': MLP,
@@ -47,7 +51,8 @@ def build(model_config: ml_collections.ConfigDict, num_outputs: int,
   built with them and one built without share one parameter tree, so the
   trainer trains the first and evaluates the second.
   """
-  settings = dict(model_config)
+  settings = {k: v for k, v in dict(model_config).items()
+              if k not in WEIGHT_FIELDS}
   name = settings.pop('name')
   if name not in MODELS:
     raise errors.unknown_name('model', name, MODELS)

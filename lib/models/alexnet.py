@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lib import activations, errors, pooling
+from lib.models import input_scaling
 
 
 def _check(name: str, pooling_name: str, x: jax.Array) -> None:
@@ -93,6 +94,9 @@ class AlexNet(nn.Module):
   activation: str = 'relu'
   pooling: str = 'max'
   dropout: float = 0.5
+  # (x - mean) / std first, e.g. for ImageNet weights (lib/models/input_scaling.py).
+  input_mean: tuple = ()
+  input_std: tuple = ()
   dtype: Any = jnp.float32
   # How the train step is differentiated (lib/layers.py's docstring).
   conv_general_dilated: Callable | None = None
@@ -101,6 +105,7 @@ class AlexNet(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     _check('alexnet', self.pooling, x)
+    x = input_scaling.standardize(x, self.input_mean, self.input_std)
     act = activations.get(self.activation)
     strided = self.pooling == 'strided'
     pool_name = 'none' if strided else self.pooling

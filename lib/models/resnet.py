@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 
 from lib import activations, errors, layers, pooling
+from lib.models import input_scaling
 
 BLOCKS = ('basic', 'bottleneck')
 SHORTCUTS = ('zeros', 'projection', 'none')
@@ -159,6 +160,9 @@ class ResNet(nn.Module):
   # (option A); 'none': the plain network.
   shortcut: str = 'projection'
   norm: str = 'batch'   # lib/layers.py NORMS.
+  # (x - mean) / std first, e.g. for ImageNet weights (lib/models/input_scaling.py).
+  input_mean: tuple = ()
+  input_std: tuple = ()
   dtype: Any = jnp.float32
   # How the train step is differentiated (lib/layers.py's docstring).
   conv_general_dilated: Callable | None = None
@@ -172,6 +176,7 @@ class ResNet(nn.Module):
     layers.check_norm(self.norm)
     block_cls = BasicBlock if self.block == 'basic' else BottleneckBlock
     strided = self.pooling == 'strided'
+    x = input_scaling.standardize(x, self.input_mean, self.input_std)
 
     x = nn.Conv(self.width, (7, 7), 4 if strided else 2, ((3, 3), (3, 3)),
                 use_bias=self.norm == 'none', kernel_init=CONV_INIT,
