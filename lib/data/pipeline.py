@@ -28,6 +28,7 @@ import grain
 import jax
 import jax.numpy as jnp
 import numpy as np
+import tensorflow_datasets as tfds
 
 from lib import errors
 from lib.data import augment, catalog, decoded, device_augment, device_memory
@@ -64,8 +65,17 @@ class _Relabel(grain.transforms.Map):
     self.positive_class = positive_class
 
   def map(self, example):
-    return {'image': np.asarray(example['image'], np.uint8),
+    image = example['image']  # Encoded bytes stay so (_encoded).
+    return {'image': image if isinstance(image, bytes) else np.asarray(image, np.uint8),
             'label': relabel(example['label'], self.positive_class)}
+
+
+def _encoded(source):
+  """The source with its images left encoded: the 'imagenet' recipe
+  decodes each JPEG knowing its crop (lib/data/augment.py decode), where
+  TFDS would decode it whole, with Pillow, before the crop is drawn."""
+  source.decoders = {'image': tfds.decode.SkipDecoding()}
+  return source
 
 
 class _BatchedReads:
@@ -151,17 +161,21 @@ class Data:
     self.batch_size = global_batch_size
     self.seed = seed
     self.builder = catalog.builder(data_config.name, data_config.data_dir)
-    self._full_train_source = catalog.data_source(self.builder, data_config.train_split)
+    # ImageNet's JPEGs are decoded by the recipe, knowing the crop (_encoded).
+    self._keep_encoded = _encoded if data_config.augment == 'imagenet' else (lambda s: s)
+    self._full_train_source = self._keep_encoded(
+        catalog.data_source(self.builder, data_config.train_split))
     # What the step augments on device; refuses what it cannot (UserError).
     self.device_augmentation = device_augment.recipe(data_config)
-    self.eval_source = catalog.data_source(self.builder, data_config.eval_split)
+    self.eval_source = self._keep_encoded(
+        catalog.data_source(self.builder, data_config.eval_split))
     self.has_validation = holdout.enabled(data_config)
     n_full = len(self._full_train_source)
     if holdout.split(data_config):
       holdout.check_slices(self.builder.info.splits, data_config.name,
                            holdout.split(data_config), data_config.train_split)
-      self.validation_source = catalog.data_source(
-          self.builder, holdout.split(data_config))
+      self.validation_source = self._keep_encoded(catalog.data_source(
+          self.builder, holdout.split(data_config)))
       num_validation = len(self.validation_source)
     elif holdout.fraction(data_config):
       num_validation = holdout.held_out_count(n_full, holdout.fraction(data_config))
