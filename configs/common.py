@@ -54,6 +54,11 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
   c.optimizer.warmup_epochs = 0.0
   c.optimizer.momentum = 0.9
   c.optimizer.weight_decay = 0.0
+  # 'all' decays every parameter (He et al.'s ResNets, torchvision's recipe);
+  # 'kernels' only conv and dense kernels: no decay on biases and
+  # normalization scales and biases (big_vision's and timm's default).
+  c.optimizer.weight_decay_mask = 'all'
+  c.optimizer.grad_clip_norm = 0.0  # > 0: clip the gradient's global norm to it.
   c.optimizer.step_epochs = (30, 60, 80)  # For 'step': decay x0.1 at these epochs,
   c.optimizer.step_at_steps = ()  # or, when given, at these steps (a recipe in
                                   # iterations: the same whatever the epoch size).
@@ -64,6 +69,9 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
                                    # and their gradients averaged (less memory).
   c.train.num_epochs = 10.0        # Duration in epochs; or set num_steps > 0.
   c.train.num_steps = 0
+  # Train on (1 - a) * one_hot + a / classes instead of the one-hot label
+  # (Szegedy et al. 2016; 0.1 in Inception v3 and timm's recipes); 0: off.
+  c.train.label_smoothing = 0.0
   c.train.log_every_steps = 50
   c.train.eval_every_epochs = 1.0
   # A checkpoint every this many steps (0: a tenth of the run, but not within

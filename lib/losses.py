@@ -3,18 +3,39 @@
 num_outputs == 1: the lecture's binary logistic task, sigmoid + binary
 cross-entropy, predict 1 when the logit is positive. Otherwise softmax
 cross-entropy over classes.
+
+Label smoothing (Szegedy et al. 2016; `train.label_smoothing`, the train
+loss only) trains on (1 - a) * one_hot + a / K instead of the one-hot target
+(optax.smooth_labels); the one-output task smooths its 0/1 target the same
+way with K = 2, as Keras's BinaryCrossentropy(label_smoothing=a) does.
 """
 import jax
 import jax.numpy as jnp
 import optax
 
+from lib import errors
 
-def per_example_loss(logits: jax.Array, labels: jax.Array) -> jax.Array:
+
+def per_example_loss(logits: jax.Array, labels: jax.Array,
+                     label_smoothing: float = 0.0) -> jax.Array:
   logits = logits.astype(jnp.float32)  # Losses in f32 even under bf16 compute.
+  a = label_smoothing
   if logits.shape[-1] == 1:
-    return optax.sigmoid_binary_cross_entropy(logits[:, 0],
-                                              labels.astype(jnp.float32))
-  return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+    targets = labels.astype(jnp.float32)
+    if a:
+      targets = targets * (1 - a) + a / 2
+    return optax.sigmoid_binary_cross_entropy(logits[:, 0], targets)
+  if not a:
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+  targets = optax.smooth_labels(jax.nn.one_hot(labels, logits.shape[-1]), a)
+  return optax.softmax_cross_entropy(logits, targets)
+
+
+def check_label_smoothing(a: float) -> None:
+  if not 0 <= a < 1:
+    raise errors.UserError(
+        f'train.label_smoothing must be in [0, 1) (the weight of the uniform '
+        f'target; 0: off); got {a!r}')
 
 
 def correct(logits: jax.Array, labels: jax.Array) -> jax.Array:

@@ -4,7 +4,13 @@ The learning rate is a value in the optimizer state (optax's
 inject_hyperparams), not a constant compiled into the step: one compiled
 program trains any learning rate, so a study's tuned axis (lib/sweeps) and
 its seeds share it (lib/multi_seed.py). The schedule's shape is compiled in.
+
+Around the optimizer, both off by default: `grad_clip_norm` > 0 scales the
+gradient down to that global norm first (optax.clip_by_global_norm), and
+`weight_decay_mask='kernels'` decays only conv and dense kernels, not biases
+or normalization scales and biases (optax's masks; 'all' decays everything).
 """
+import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
@@ -13,6 +19,7 @@ from lib import errors
 
 OPTIMIZERS = ('gd', 'sgd', 'momentum', 'nesterov', 'adam', 'adamw')
 SCHEDULES = ('constant', 'cosine', 'step')
+WEIGHT_DECAY_MASKS = ('all', 'kernels')
 
 
 def schedule(c: ml_collections.ConfigDict, total_steps: int,
@@ -47,6 +54,7 @@ def build(c: ml_collections.ConfigDict, total_steps: int,
     raise errors.unknown_name('optimizer', c.name, OPTIMIZERS)
   if c.schedule not in SCHEDULES:
     raise errors.unknown_name('schedule', c.schedule, SCHEDULES)
+  _check_regularizers(c)
   make = lambda learning_rate: _build(
       c, schedule(c, total_steps, steps_per_epoch, learning_rate))
   return optax.inject_hyperparams(make)(learning_rate=c.learning_rate)
@@ -71,7 +79,52 @@ def with_learning_rate(opt_state, learning_rate):
       LEARNING_RATE: jnp.asarray(learning_rate, old.dtype).reshape(old.shape)})
 
 
+def _clip_norm(c) -> float:
+  # .get: optimizer configs built by hand (tests, benches) may leave it out.
+  return c.get('grad_clip_norm', 0.0)
+
+
+def _mask_name(c) -> str:
+  return c.get('weight_decay_mask', 'all')
+
+
+def _check_regularizers(c: ml_collections.ConfigDict) -> None:
+  if _mask_name(c) not in WEIGHT_DECAY_MASKS:
+    raise errors.UserError(
+        f'optimizer.weight_decay_mask={_mask_name(c)!r}: use one of '
+        f'{", ".join(WEIGHT_DECAY_MASKS)} (kernels: no decay on biases and '
+        'normalization parameters)')
+  if not _clip_norm(c) >= 0:
+    raise errors.UserError(
+        f'optimizer.grad_clip_norm must be >= 0 (0: no clipping); got '
+        f'{_clip_norm(c)!r}')
+  if not c.weight_decay >= 0:
+    raise errors.UserError(
+        f'optimizer.weight_decay must be >= 0; got {c.weight_decay!r}')
+
+
+def kernels(params):
+  """True for conv and dense kernels (flax names every weight matrix
+  'kernel'), False for biases and normalization scales and biases: what
+  weight_decay_mask='kernels' decays, as big_vision's default decays only
+  kernels and timm's skips biases and 1-d parameters (the "no bias decay"
+  of He et al. 2019, Bag of Tricks)."""
+  return jax.tree_util.tree_map_with_path(
+      lambda path, _: getattr(path[-1], 'key', None) == 'kernel', params)
+
+
 def _build(c: ml_collections.ConfigDict, lr) -> optax.GradientTransformation:
+  opt = _decayed_optimizer(c, lr)
+  if _clip_norm(c):
+    # The raw gradient, before decay and momentum (timm's and big_vision's
+    # order).
+    opt = optax.chain(optax.clip_by_global_norm(_clip_norm(c)), opt)
+  return opt
+
+
+def _decayed_optimizer(c: ml_collections.ConfigDict, lr
+                       ) -> optax.GradientTransformation:
+  mask = kernels if _mask_name(c) == 'kernels' else None
   if c.name in ('gd', 'sgd'):
     # 'gd' is the lecture's theta <- theta - lr * grad J(theta), nothing more.
     opt = optax.sgd(lr)
@@ -80,11 +133,11 @@ def _build(c: ml_collections.ConfigDict, lr) -> optax.GradientTransformation:
   elif c.name == 'adam':
     opt = optax.adam(lr)
   elif c.name == 'adamw':
-    return optax.adamw(lr, weight_decay=c.weight_decay)
+    return optax.adamw(lr, weight_decay=c.weight_decay, mask=mask)
   else:
     raise errors.unknown_name('optimizer', c.name, OPTIMIZERS)
   if c.weight_decay:
     # L2 added to the gradient (coupled decay), as in the ResNet paper.
-    return optax.chain(optax.add_decayed_weights(c.weight_decay), opt)
+    return optax.chain(optax.add_decayed_weights(c.weight_decay, mask), opt)
   return opt
 

@@ -41,8 +41,9 @@ def init_state(model: nn.Module, tx: optax.GradientTransformation,
 
 
 def loss_and_grads(model: nn.Module, params, model_state, images, labels,
-                   dropout_rng):
-  """Mean cross-entropy of the batch in train mode, its gradient with
+                   dropout_rng, label_smoothing: float = 0.0):
+  """Mean cross-entropy of the batch in train mode (on smoothed targets
+  with `label_smoothing`, lib/losses.py), its gradient with
   respect to `params`, the logits and the updated model state. `model` is
   the train model: built with the CPU gradient rewrites where they are on
   (lib/models build(..., rewrites=...))."""
@@ -50,7 +51,7 @@ def loss_and_grads(model: nn.Module, params, model_state, images, labels,
     logits, new_model_state = model.apply(
         {'params': params, **model_state}, images, train=True,
         rngs={'dropout': dropout_rng}, mutable=list(model_state))
-    loss = losses.per_example_loss(logits, labels).mean()
+    loss = losses.per_example_loss(logits, labels, label_smoothing).mean()
     return loss, (logits, dict(new_model_state))
   (loss, (logits, new_model_state)), grads = jax.value_and_grad(
       loss_fn, has_aux=True)(params)
@@ -60,13 +61,16 @@ def loss_and_grads(model: nn.Module, params, model_state, images, labels,
 def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
                     augmentation: device_augment.Recipe | int = 0,
                     grad_accum_steps: int = 1,
-                    learning_rate: Callable | None = None
+                    learning_rate: Callable | None = None,
+                    label_smoothing: float = 0.0
                     ) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
   """The step of the train model `model` (see loss_and_grads);
   `augmentation`: what the step applies to its batch on device
   (device_augment.recipe(config.data); an int is a bare random_shift);
-  `learning_rate(opt_state)`, when given, is logged with its metrics."""
-  compute_grads = functools.partial(loss_and_grads, model)
+  `learning_rate(opt_state)`, when given, is logged with its metrics;
+  `label_smoothing`: config.train.label_smoothing."""
+  compute_grads = functools.partial(loss_and_grads, model,
+                                    label_smoothing=label_smoothing)
 
   def accumulated(params, model_state, images, labels, dropout_rng):
     """Same as compute_grads over the batch, run in `grad_accum_steps` slices.
