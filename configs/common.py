@@ -44,7 +44,7 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
   c.data.prefetch_batches = 4
   c.data.read_threads = 2
 
-  c.model = ml_collections.ConfigDict()
+  c.model = model('')
 
   c.optimizer = ml_collections.ConfigDict()
   c.optimizer.name = 'adam'        # 'gd' (plain theta <- theta - lr*grad), 'sgd',
@@ -69,6 +69,9 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
                                    # and their gradients averaged (less memory).
   c.train.num_epochs = 10.0        # Duration in epochs; or set num_steps > 0.
   c.train.num_steps = 0
+  # What trains (lib/freezing.py): 'all' (fine-tuning), 'head' (a linear
+  # probe), or module names, e.g. 'stage4,head'; the rest is frozen.
+  c.train.trainable = 'all'
   # Train on (1 - a) * one_hot + a / classes instead of the one-hot label
   # (Szegedy et al. 2016; 0.1 in Inception v3 and timm's recipes); 0: off.
   c.train.label_smoothing = 0.0
@@ -89,7 +92,13 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
 
 
 def model(name: str, **settings) -> ml_collections.ConfigDict:
-  return ml_collections.ConfigDict(dict(name=name, **settings))
+  """The model config: its name and settings, and where its weights start
+  (lib/pretrained.py): init_from, a torchvision or timm checkpoint
+  (.safetensors, or .pth with torch installed), '' for a fresh init;
+  init_exclude, modules left at init (comma-separated; '' = the head when
+  the class counts differ)."""
+  return ml_collections.ConfigDict(
+      dict(name=name, **{'init_from': '', 'init_exclude': '', **settings}))
 
 
 def scale_lr_with_batch(config: ml_collections.ConfigDict, base_learning_rate: float,

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from lib import errors
+from lib import errors, freezing
 
 OPTIMIZERS = ('gd', 'sgd', 'momentum', 'nesterov', 'adam', 'adamw')
 SCHEDULES = ('constant', 'cosine', 'step')
@@ -48,15 +48,17 @@ LEARNING_RATE = 'learning_rate'  # Its key in the optimizer state.
 
 
 def build(c: ml_collections.ConfigDict, total_steps: int,
-          steps_per_epoch: int) -> optax.GradientTransformation:
-  """The optimizer, its learning rate held in its state (see the top)."""
+          steps_per_epoch: int,
+          trainable: str | tuple = 'all') -> optax.GradientTransformation:
+  """The optimizer, its learning rate held in its state (see the top);
+  parameters outside `trainable` (train.trainable, lib/freezing.py) frozen."""
   if c.name not in OPTIMIZERS:
     raise errors.unknown_name('optimizer', c.name, OPTIMIZERS)
   if c.schedule not in SCHEDULES:
     raise errors.unknown_name('schedule', c.schedule, SCHEDULES)
   _check_regularizers(c)
-  make = lambda learning_rate: _build(
-      c, schedule(c, total_steps, steps_per_epoch, learning_rate))
+  make = lambda learning_rate: freezing.optimizer(_build(
+      c, schedule(c, total_steps, steps_per_epoch, learning_rate)), trainable)
   return optax.inject_hyperparams(make)(learning_rate=c.learning_rate)
 
 

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from lib import losses
+from lib import freezing, losses
 from lib.data import device_augment, pipeline
 
 
@@ -62,13 +62,16 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
                     augmentation: device_augment.Recipe | int = 0,
                     grad_accum_steps: int = 1,
                     learning_rate: Callable | None = None,
-                    label_smoothing: float = 0.0
+                    label_smoothing: float = 0.0,
+                    trainable: str | tuple = 'all'
                     ) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
   """The step of the train model `model` (see loss_and_grads);
   `augmentation`: what the step applies to its batch on device
   (device_augment.recipe(config.data); an int is a bare random_shift);
   `learning_rate(opt_state)`, when given, is logged with its metrics;
-  `label_smoothing`: config.train.label_smoothing."""
+  `label_smoothing`: config.train.label_smoothing; parameters outside
+  `trainable` (train.trainable, lib/freezing.py) get no gradient, and their
+  modules' BatchNorm statistics stay as they were."""
   compute_grads = functools.partial(loss_and_grads, model,
                                     label_smoothing=label_smoothing)
 
@@ -111,6 +114,9 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
     compute = compute_grads if grad_accum_steps == 1 else accumulated
     loss, logits, model_state, grads = compute(
         state.params, state.model_state, images, labels, dropout_rng)
+    grads = freezing.zero_frozen(grads, trainable)
+    model_state = freezing.keep_frozen_statistics(model_state, state.model_state,
+                                                  trainable)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     new_state = state.replace(step=state.step + 1,
                               params=optax.apply_updates(state.params, updates),
