@@ -14,7 +14,7 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
   c.data.name = dataset            # A TFDS name ('digits', 'mnist', 'cifar10', ...).
   c.data.data_dir = ''             # '' = $TFDS_DATA_DIR or ~/tensorflow_datasets.
   c.data.train_split = 'train'      # Or a TFDS slice, e.g. 'train[:90%]'.
-  c.data.eval_split = 'test'        # The test split: reported, never chosen on.
+  c.data.test_split = 'test'        # Reported once at the end, never chosen on.
   # Validation data, for choosing (the best step, a study's tuned learning
   # rate; lib/data/holdout.py): a fraction of the training split held out
   # (stratified), or a split of the dataset's own ('validation', or a slice

@@ -27,7 +27,7 @@ from configs import common
 
 def get_config(arg: str | None = None):
   config = common.base_config(dataset='imagenet2012')
-  config.data.eval_split = 'validation'
+  config.data.test_split = 'validation'
   config.data.pipeline = 'grain'
   config.data.augment = 'imagenet'
   config.data.image_size = 224

@@ -152,3 +152,24 @@ def run(main: Callable[[list[str]], None]) -> None:
       fail(str(storage))  # A full disk or a read-only workdir: one line.
 
   app.run(wrapped, flags_parser=_parse_flags)
+
+
+SLURM_RESOURCE_FLAGS = ('partition', 'time', 'cpus', 'gpus', 'mem')
+
+
+def define_slurm_resource_flags(unit: str) -> Callable[[], object]:
+  """--partition, --time, --cpus, --gpus and --mem: what each SLURM `unit`
+  ('task' of a study's array, 'node' of a run) asks for. Returns a function
+  giving them as lib.sweeps.slurm.Resources once flags are parsed."""
+  partition = flags.DEFINE_string('partition', '', 'SLURM partition.')
+  time_limit = flags.DEFINE_string('time', '', f'SLURM time limit per {unit}, '
+                                   'HH:MM:SS.')
+  cpus = flags.DEFINE_integer('cpus', 1, 'CPUs per process.')
+  gpus = flags.DEFINE_integer('gpus', 0, f'GPUs per {unit}.')
+  mem = flags.DEFINE_string('mem', '', f'Memory per {unit}, e.g. 8G.')
+
+  def resources():
+    from lib.sweeps import slurm  # pylint: disable=g-import-not-at-top
+    return slurm.Resources(partition.value, time_limit.value, cpus.value,
+                           gpus.value, mem.value)
+  return resources

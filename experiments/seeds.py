@@ -17,7 +17,6 @@ works.
 from lib import preemption  # pylint: disable=g-bad-import-order
 preemption.install(interrupt=True)
 
-import json
 import os
 import sys
 
@@ -26,6 +25,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from experiments import cli
+from lib import atomic
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file.',
                                           lock_config=True)
@@ -81,10 +81,11 @@ def main(argv):
              'diverged_seeds': sorted(diverged),
              'mean': acc.mean() if len(acc) else None,
              'std': acc.std(ddof=1) if len(acc) > 1 else 0.0}
-  with open(os.path.join(_OUT.value, 'summary.json'), 'w') as f:
-    json.dump(summary, f, indent=2)
+  atomic.write_json(os.path.join(_OUT.value, 'summary.json'), summary)
   if len(acc):
-    print(f"{configs[0].data.eval_split} accuracy over {len(acc)} seeds: {summary['mean']:.2f} "
+    named = configs[0].data.test_split
+    named = '' if named == 'test' else f" (split '{named}')"
+    print(f"test accuracy{named} over {len(acc)} seeds: {summary['mean']:.2f} "
           f"± {summary['std']:.2f}% (per seed: "
           f"{', '.join(f'{a:.2f}' for a in acc)})")
   if diverged:

@@ -55,11 +55,7 @@ _PER_PROGRAM = flags.DEFINE_integer(
 _SBATCH = flags.DEFINE_bool(
     'sbatch', False, 'Write STUDY_DIR/sbatch.sh (a SLURM array, one element '
     'per task) and print its path; run nothing.')
-_PARTITION = flags.DEFINE_string('partition', '', 'SLURM partition.')
-_TIME = flags.DEFINE_string('time', '', 'SLURM time limit per task, HH:MM:SS.')
-_CPUS = flags.DEFINE_integer('cpus', 1, 'CPUs per SLURM task.')
-_GPUS = flags.DEFINE_integer('gpus', 0, 'GPUs per SLURM task.')
-_MEM = flags.DEFINE_string('mem', '', 'Memory per SLURM task, e.g. 8G.')
+_RESOURCES = cli.define_slurm_resource_flags('task')
 _PYTHON = flags.DEFINE_string('python', None, 'Interpreter for the SLURM tasks '
                               '(default: this one).')
 flags.mark_flags_as_required(['sweep', 'study_dir'])
@@ -97,8 +93,7 @@ def _write_sbatch(study, study_dir: str) -> None:
       num_tasks=len(study.tasks),
       python=os.path.abspath(_PYTHON.value or sys.executable),
       workdir=os.getcwd(), job_name=os.path.basename(os.path.abspath(study_dir)),
-      resources=slurm.Resources(_PARTITION.value, _TIME.value, _CPUS.value,
-                                _GPUS.value, _MEM.value),
+      resources=_RESOURCES(),
       extra_args=tuple(extra))
   study_lib.write_plan(study, study_dir)
   print(slurm.write(study_dir, text))

@@ -42,21 +42,16 @@ _SBATCH = flags.DEFINE_bool('sbatch', False, 'Write WORKDIR/sbatch.sh for '
 _NODES = flags.DEFINE_integer('nodes', 1, 'SLURM nodes (with --sbatch).')
 _TASKS = flags.DEFINE_integer('ntasks_per_node', 1,
                               'Processes per node (with --sbatch).')
-_PARTITION = flags.DEFINE_string('partition', '', 'SLURM partition.')
-_TIME = flags.DEFINE_string('time', '', 'SLURM time limit, HH:MM:SS.')
-_CPUS = flags.DEFINE_integer('cpus', 1, 'CPUs per process.')
-_GPUS = flags.DEFINE_integer('gpus', 0, 'GPUs per node.')
-_MEM = flags.DEFINE_string('mem', '', 'Memory per node, e.g. 8G.')
+_RESOURCES = cli.define_slurm_resource_flags('node')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
 def _write_sbatch(argv: list[str]) -> None:
   """Checks the config here, then writes the job that trains it."""
   from lib import slurm_train, trainer  # pylint: disable=g-import-not-at-top
-  from lib.sweeps import slurm  # pylint: disable=g-import-not-at-top
   trainer.Run(_CONFIG.value)  # Bad config: UserError before anything is written.
-  slurm_only = {'sbatch', 'nodes', 'ntasks_per_node', 'partition', 'time',
-                'cpus', 'gpus', 'mem', 'workdir'}
+  slurm_only = {'sbatch', 'nodes', 'ntasks_per_node', 'workdir',
+                *cli.SLURM_RESOURCE_FLAGS}
   def flag_name(arg: str) -> str:
     name = arg.lstrip('-').split('=')[0]
     return name[2:] if name.startswith('no') and name[2:] in slurm_only else name
@@ -65,8 +60,7 @@ def _write_sbatch(argv: list[str]) -> None:
   text = slurm_train.script(
       workdir=_WORKDIR.value, train_args=train_args, python=sys.executable,
       repo_dir=os.getcwd(), nodes=_NODES.value, tasks_per_node=_TASKS.value,
-      resources=slurm.Resources(_PARTITION.value, _TIME.value, _CPUS.value,
-                                _GPUS.value, _MEM.value),
+      resources=_RESOURCES(),
       job_name=os.path.basename(os.path.abspath(_WORKDIR.value)))
   print(slurm_train.write(_WORKDIR.value, text))
 

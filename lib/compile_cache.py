@@ -29,6 +29,8 @@ import jax
 from jax._src import compilation_cache as jax_compilation_cache
 from jax._src import lru_cache
 
+from lib import atomic
+
 ENV = 'JAXVISION_COMPILATION_CACHE'
 OFF = 'off'
 # Every program is written, however fast it compiled: on a 2-core machine
@@ -72,9 +74,8 @@ class _AtomicCache(lru_cache.LRUCache):
     path = self.path / f'{key}{lru_cache._CACHE_SUFFIX}'  # pylint: disable=protected-access
     if path.exists():
       return
-    tmp = self.path / f'.{key}.tmp{os.getpid()}'
-    tmp.write_bytes(value)
-    os.replace(str(tmp), str(path))
+    with atomic.replacing(str(path), 'wb') as f:
+      f.write(value)
 
 
 def enable() -> str | None:

@@ -12,7 +12,7 @@ import json
 import os
 import time
 
-from lib import errors
+from lib import errors, provenance
 
 CONFIG_FILE = 'config.json'
 HISTORY_KEY = 'config_changes'
@@ -27,12 +27,6 @@ HARMLESS = frozenset({
     'train.keep_checkpoints',
     'train.fast_cpu_gradients',
 })
-
-
-# What a run made before these fields existed trained with: resuming it with
-# a config that sets them otherwise is a change like any other.
-BEFORE_THEY_EXISTED = {'data.validation_fraction': 0.0, 'data.validation_split': '',
-                       'optimizer.step_at_steps': ()}
 
 
 def _flat(tree: dict, prefix: str = '') -> dict:
@@ -63,8 +57,7 @@ def changes(saved: dict, config: dict) -> dict[str, list]:
   change training. Fields that only one side has (a run made before the field
   existed) are not compared."""
   config = json.loads(json.dumps(config))  # Tuples as lists, as saved.
-  old = {**BEFORE_THEY_EXISTED,
-         **_flat({k: v for k, v in saved.items() if k != HISTORY_KEY})}
+  old = _flat({k: v for k, v in saved.items() if k != HISTORY_KEY})
   new = _flat(config)
   return {k: [old[k], new[k]] for k in sorted(old.keys() & new.keys())
           if old[k] != new[k] and k not in HARMLESS}
@@ -79,6 +72,7 @@ def check(workdir: str, config: dict, allow: bool) -> tuple[list, dict]:
   saved = read(workdir)
   if saved is None:
     return [], {}
+  _check_same_fields(workdir, saved, config)
   diff = changes(saved, config)
   if diff and not allow:
     listed = ', '.join(f'{k} {old!r} -> {new!r}' for k, (old, new) in diff.items())
@@ -88,6 +82,22 @@ def check(workdir: str, config: dict, allow: bool) -> tuple[list, dict]:
         '--allow_config_change to continue with the new values on purpose '
         '(config.json then records the change)')
   return saved.get(HISTORY_KEY, []), diff
+
+
+def _check_same_fields(workdir: str, saved: dict, config: dict) -> None:
+  """A run made by a version of this code whose configs had other fields is
+  resumed by that version, not by compatibility code in this one."""
+  then = set(_flat({k: v for k, v in saved.items() if k != HISTORY_KEY}))
+  now = set(_flat(json.loads(json.dumps(config))))
+  if then == now:
+    return
+  made_by = (provenance.commits(workdir) or ['an earlier commit'])[-1]
+  differing = sorted(then ^ now)
+  listed = ', '.join(differing[:4]) + (', ...' if len(differing) > 4 else '')
+  raise errors.UserError(
+      f'{os.path.abspath(workdir)} was made by {made_by}, whose configs have '
+      f'other fields ({listed}); resume it with that commit (git checkout '
+      f'{made_by.split("+")[0]}) or start again with another --workdir')
 
 
 def check_finished(workdir: str, config: dict) -> None:

@@ -16,19 +16,16 @@ import uuid
 
 import numpy as np
 
-from lib import errors
+from lib import atomic, errors
 
 METRICS_FILE = 'metrics.jsonl'
 TENSORBOARD_DIR = 'tensorboard'
-# Splits the trainer writes at the last step after its checkpoint was saved
-# (lib/trainer.py): a session resumed at that step writes them again.
-AFTER_THE_LAST_CHECKPOINT = frozenset({'test', 'train_eval'})
 
 
-def kept(split: str, step: int, resumed_at_step: int) -> bool:
-  """Whether a record survives a session that starts at resumed_at_step."""
-  return step < resumed_at_step or (
-      step == resumed_at_step and split not in AFTER_THE_LAST_CHECKPOINT)
+def kept(step: int, resumed_at_step: int) -> bool:
+  """Whether a record survives a session that starts at resumed_at_step: the
+  trainer writes everything of a step before that step's checkpoint."""
+  return step <= resumed_at_step
 
 
 def _plain(value):
@@ -81,11 +78,9 @@ class MetricWriter:
 
   def _truncate(self, resumed_at_step: int):
     lines = [json.dumps(r) + '\n' for r in _records(self.path)
-             if kept(r['split'], r['step'], resumed_at_step)]
-    tmp = self.path + '.tmp'
-    with open(tmp, 'w') as f:
+             if kept(r['step'], resumed_at_step)]
+    with atomic.replacing(self.path) as f:
       f.writelines(lines)
-    os.replace(tmp, self.path)  # Atomic: never a half-written metrics file.
 
   def write(self, split: str, step: int, metrics: dict):
     if not self.enabled:
@@ -168,8 +163,7 @@ def events(tb_dir: str):
 def _event_kept(event, resumed_at_step: int) -> bool:
   if not event.HasField('summary'):  # The file's version record.
     return True
-  return all(kept(v.tag.split('/')[0], event.step, resumed_at_step)
-             for v in event.summary.value)
+  return kept(event.step, resumed_at_step)
 
 
 def truncate_event_files(tb_dir: str, resumed_at_step: int) -> None:
@@ -185,9 +179,5 @@ def truncate_event_files(tb_dir: str, resumed_at_step: int) -> None:
     keep = [raw for raw, event in records if _event_kept(event, resumed_at_step)]
     if len(keep) == len(records) and sum(map(len, keep)) == os.path.getsize(path):
       continue  # Nothing to drop, no torn tail.
-    # Beside the folder: TensorBoard reads any name with 'tfevents' in it.
-    tmp = os.path.join(os.path.dirname(os.path.abspath(tb_dir)),
-                       '.tensorboard_rewrite.tmp')
-    with open(tmp, 'wb') as f:
+    with atomic.replacing(path, 'wb') as f:
       f.writelines(keep)
-    os.replace(tmp, path)

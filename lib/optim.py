@@ -32,7 +32,7 @@ def schedule(c: ml_collections.ConfigDict, total_steps: int,
   elif c.schedule == 'cosine':
     main = optax.cosine_decay_schedule(lr, max(1, total_steps - warmup))
   elif c.schedule == 'step':
-    at_steps = c.get('step_at_steps', ())  # Absent from configs saved before it.
+    at_steps = c.step_at_steps
     boundaries = ({int(s) - warmup: 0.1 for s in at_steps} if at_steps else
                   {int(e * steps_per_epoch) - warmup: 0.1 for e in c.step_epochs})
     main = optax.piecewise_constant_schedule(lr, boundaries)

@@ -64,6 +64,6 @@ class Meter:
     eta = datetime.timedelta(seconds=round((self.total - step) / max(rate, 1e-9)))
     return head + f'{rate * self.batch_size:9,.0f} ex/s | ETA {eta}'
 
-  def eval_line(self, step: int, metrics: dict, split: str = 'eval') -> str:
+  def eval_line(self, step: int, metrics: dict, split: str) -> str:
     return (f"  {split} at step {step}: loss {metrics['loss']:.4f} | "
             f"acc {100 * metrics['accuracy']:.2f}%")

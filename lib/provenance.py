@@ -21,6 +21,8 @@ import sys
 import jax
 import numpy as np
 
+from lib import atomic
+
 PROVENANCE_FILE = 'provenance.json'
 PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'grain',
             'tensorflow-datasets', 'numpy')
@@ -103,12 +105,7 @@ def record(start_step: int, switches: dict) -> dict:
 def append(workdir: str, entry: dict) -> None:
   """Adds `entry` to workdir's provenance.json (atomically: a kill leaves the
   old file or the new one)."""
-  path = os.path.join(workdir, PROVENANCE_FILE)
-  history = read(workdir)
-  tmp = f'{path}.tmp{os.getpid()}'
-  with open(tmp, 'w') as f:
-    json.dump(history + [entry], f, indent=2)
-  os.replace(tmp, path)
+  atomic.write_json(os.path.join(workdir, PROVENANCE_FILE), read(workdir) + [entry])
 
 
 def read(workdir: str) -> list[dict]:

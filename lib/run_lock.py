@@ -16,7 +16,8 @@ LOCK_FILE = '.lock'
 
 
 class RunLock:
-  """Holds the lock of `workdir` until `release()` (or the process ends)."""
+  """Holds the lock of `workdir` until `release()`, the end of its `with`
+  block, or the process's end."""
 
   def __init__(self, workdir: str):
     os.makedirs(workdir, exist_ok=True)
@@ -38,3 +39,9 @@ class RunLock:
       fcntl.flock(self._fd, fcntl.LOCK_UN)
       os.close(self._fd)
       self._fd = None
+
+  def __enter__(self) -> 'RunLock':
+    return self
+
+  def __exit__(self, *_) -> None:
+    self.release()

@@ -8,7 +8,7 @@ job can be read and submitted again (a resubmitted job resumes).
 import os
 import shlex
 
-from lib import errors
+from lib import atomic, errors
 from lib.sweeps import slurm
 
 SCRIPT_FILE = 'sbatch.sh'
@@ -40,9 +40,6 @@ def script(*, workdir: str, train_args: list[str], python: str, repo_dir: str,
 def write(workdir: str, text: str) -> str:
   os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, SCRIPT_FILE)
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
+  with atomic.replacing(path, permissions=0o755) as f:
     f.write(text)
-  os.chmod(tmp, 0o755)
-  os.replace(tmp, path)
   return path

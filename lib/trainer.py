@@ -1,36 +1,40 @@
 """The training loop: the one every kind of run goes through.
 
-`train(program, configs, workdirs, checkpoint_dir)` trains S >= 1 seeds of
-one config. An ordinary run is one seed with an unstacked state, over every
-device of every process; a seed group (lib/multi_seed.py, the sweeps) is a
-stacked state that one vmapped program steps (lib/train_step.py make_step).
-In order: init, resume from the newest readable checkpoint, then each step:
-its inputs, the step, logging, evaluation, checkpointing, SIGTERM or
-Ctrl-C (a checkpoint, then Preempted: start it again to go on); at the end the final
-evaluations and results. A seed whose loss stops being finite is not logged
-again: an ordinary run stops there without saving it (errors.Diverged); a
-seed of a group is reported as diverged while the others go on.
+Read it in this order:
+- `Run`: everything derived from a config, checked before anything is written;
+- `Program`: what every seed of that config shares, compiled once: init, the
+  step (lib/train_step.py), the epoch order, the eval step. It hides whether
+  the seeds are one ordinary run (over every device of every process) or a
+  stacked group that one vmapped program steps (lib/multi_seed.py);
+- `train`: the loop. lib/session.py sets up and resumes (lock, init, the
+  newest readable checkpoint, config.json) and lib/records.py records (per
+  seed metrics, console lines, divergence, the best step); each step is its
+  inputs, the step, logging, evaluation, checkpointing, and SIGTERM or Ctrl-C
+  (a checkpoint, then Preempted: start it again to go on);
+- `_results`: results.json per seed.
 
-`train_and_evaluate(config, workdir)` is the ordinary run: `Run` validates
-everything it can before anything is written, then the loop runs.
+A seed whose loss stops being finite is not logged again: an ordinary run
+stops there without saving it (errors.Diverged); a seed of a group is
+reported as diverged while the others go on.
+
+`train_and_evaluate(config, workdir)` is the ordinary run.
 """
 import json
 import math
 import os
 import shlex
 import time
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from lib import checkpoint_schedule, checkpointing, config_history
-from lib import cpu_gradients, errors, flops, losses
-from lib import metrics_writer, models, optim
-from lib import parallel, preemption, progress, provenance, run_lock, train_step
-from lib import xla_cpu
+from lib import atomic, checkpoint_schedule, config_history, cpu_gradients, errors
+from lib import flops, losses, models, optim, parallel, preemption, progress
+from lib import records as records_lib
+from lib import session, train_step, xla_cpu
 from lib.data import pipeline
 
 COMPUTE_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
@@ -86,6 +90,8 @@ class Run:
           f'model {config.model.name!r} does not build with these settings '
           f'({first}); check the --config.model.* values against '
           f'{_model_values(config)}') from e  # The cause stays for library use.
+
+  check_values = staticmethod(lambda config: _check_values(config))
 
   def init_state(self) -> train_step.TrainState:
     return train_step.init_state(self.model, self.tx, self.data.spec.image_shape,
@@ -164,14 +170,6 @@ class Preempted(Exception):
             f'{shlex.quote(f"--workdir={workdir}")})')
 
 
-def write_json_atomic(path: str, obj) -> None:
-  """Never a half-written file: a reader sees the old or the new one."""
-  tmp = f'{path}.tmp{os.getpid()}'
-  with open(tmp, 'w') as f:
-    json.dump(obj, f, indent=2)
-  os.replace(tmp, path)
-
-
 def evaluate(eval_fn, state, batches) -> dict:
   """Mean loss and accuracy over `batches`: floats, or arrays [S] if stacked."""
   sums = None
@@ -243,9 +241,12 @@ class Program:
           out_shardings=replicated)
       self.step = jax.jit(step, donate_argnums=0)
       placed = {}  # Each role's batches, placed on first use: the test
-      # split's only after the last step (tests/test_validation.py).
+      # split's only after the last step (tests/test_validation.py); the
+      # training split's, evaluated once at the end, not kept.
 
       def eval_batches(role):
+        if role == 'train':
+          return (self._place(b) for b in data.eval_batches(role))
         if role not in placed:
           placed[role] = [self._place(b) for b in data.eval_batches(role)]
         return placed[role]
@@ -261,309 +262,141 @@ class Program:
   @property
   def selection_role(self) -> str:
     """What is evaluated while training (and chosen on): validation data
-    where the config has some, else (as before validation) the test split."""
+    where the config has some, else the test split."""
     return 'validation' if self.run.data.has_validation else 'test'
 
-  def host_batch(self, batch: dict) -> dict:
-    """A batch of the host pipeline, as the step takes it."""
-    return self._place(batch)
+  def per_seed(self, values: list) -> Any:
+    """Per-seed values (seeds, learning rates) as the program takes them: an
+    array [S] for stacked seeds, the one value for an ordinary run."""
+    if not self.stacked:
+      return values[0]
+    return jnp.asarray(values, jnp.int32 if isinstance(values[0], int) else jnp.float32)
 
-  def train_split_batches(self):
-    """The training examples (validation ones excluded) as evaluation
-    batches (inference mode)."""
-    return (self._place(b) for b in self.run.data.eval_batches('train'))
+  def feed(self, seeds, data_iter) -> Callable[[int], Any]:
+    """step -> that step's inputs: the device split and its epoch's order
+    (drawn once per epoch from the seeds' data keys), or the host
+    pipeline's next batch."""
+    if not self.device:
+      return lambda step: self._place(next(data_iter))
+    drawn = {}
 
-
-class _Records:
-  """Per-seed metrics, progress lines and divergence. Metrics arrive as
-  arrays [S] from a stacked program and as scalars from an ordinary run;
-  both are handled as [S]."""
-
-  def __init__(self, program: Program, workdirs: Sequence[str], start: int,
-               primary: bool):
-    run = program.run
-    self.stacked, self.primary = program.stacked, primary
-    self.writers = [metrics_writer.MetricWriter(w, primary, resumed_at_step=start)
-                    for w in workdirs]
-    self.diverged: dict[int, errors.Diverged] = {}
-    self.meter = progress.Meter(start, run.total_steps,
-                                run.config.train.batch_size,
-                                run.data.steps_per_epoch)
-
-  def train(self, pending: list[tuple[int, dict]]) -> None:
-    """Logs the means since the last log. A non-finite loss is divergence,
-    found here before anything of that step is saved."""
-    steps = [s for s, _ in pending]
-    values = [{k: np.atleast_1d(v) for k, v in m.items()}
-              for m in jax.device_get([m for _, m in pending])]
-    loss = np.stack([m['loss'] for m in values])  # [steps, S]
-    summary = {k: np.mean([m[k] for m in values], axis=0) for k in values[0]}
-    summary['learning_rate'] = values[-1]['learning_rate']  # At the logged step.
-    for i, w in enumerate(self.writers):
-      if i in self.diverged:
-        continue
-      bad = np.flatnonzero(~np.isfinite(loss[:, i]))
-      if bad.size:
-        what = f'the loss became {float(loss[bad[0], i])} at step {steps[bad[0]]}; '
-        if not self.stacked:
-          raise errors.Diverged(
-              what + 'stopped without saving it (the last checkpoint is good); '
-              'lower the learning rate or check the data')
-        self.diverged[i] = errors.Diverged(
-            what + 'lower the learning rate or check the data')
-        continue
-      w.write('train', steps[-1], {k: v[i] for k, v in summary.items()})
-    if not self.stacked and self.primary:
-      progress.say(self.meter.line(steps[-1], {k: v[0] for k, v in summary.items()}))
-
-  def best_so_far(self, start: int, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Each seed's best logged `split` accuracy up to step `start` (0 if
-    none) and its first step (0 if none)."""
-    best, at = [], []
-    for w in self.writers:
-      logged = [(m['accuracy'], -m['step']) for m in metrics_writer.read(w.workdir)
-                if w.enabled and m['split'] == split and m['step'] <= start]
-      accuracy, minus_step = max(logged, default=(0.0, 0))
-      best.append(accuracy)
-      at.append(-minus_step)
-    return np.array(best), np.array(at)
-
-  def eval(self, step: int, metrics: dict, split: str = 'eval') -> None:
-    for i, w in enumerate(self.writers):
-      if i not in self.diverged:
-        w.write(split, step, {k: np.atleast_1d(v)[i] for k, v in metrics.items()})
-    if not self.stacked and self.primary and split != TRAIN_EVAL_SPLIT:
-      progress.say(self.meter.eval_line(step, metrics, split))
-
-  def close(self):
-    for w in self.writers:
-      w.close()
-
-
-TRAIN_EVAL_SPLIT = 'train_eval'
-# metrics.jsonl's split names: evaluations while training are 'validation'
-# where the config has validation data, else 'eval' (the test split, as
-# before validation existed); the test split at the end is 'test'.
-VALIDATION_SPLIT, EVAL_SPLIT, TEST_SPLIT = 'validation', 'eval', 'test'
+    def inputs(step: int):
+      epoch = (step - 1) // self.steps_per_epoch
+      if epoch not in drawn:
+        drawn.clear()
+        drawn[epoch] = self.permutation(seeds, epoch)
+      return self.train_arrays, drawn[epoch]
+    return inputs
 
 
 def train(program: Program, configs: Sequence[ml_collections.ConfigDict],
           workdirs: Sequence[str], checkpoint_dir: str,
           evaluate_train_split: bool = False,
           allow_config_change: bool = False) -> list:
-  """`_train` with every workdir locked (lib/run_lock.py) while it runs."""
-  locks = ([run_lock.RunLock(w) for w in workdirs]
-           if jax.process_index() == 0 else [])
-  try:
-    return _train(program, configs, workdirs, checkpoint_dir,
-                  evaluate_train_split, allow_config_change)
-  finally:
-    for lock in locks:
-      lock.release()
-
-
-def _train(program: Program, configs: Sequence[ml_collections.ConfigDict],
-           workdirs: Sequence[str], checkpoint_dir: str,
-           evaluate_train_split: bool = False,
-           allow_config_change: bool = False) -> list:
   """Trains configs[i] (the program's config with its own seed) into
-  workdirs[i], checkpointing into checkpoint_dir.
+  workdirs[i], checkpointing into checkpoint_dir; the program hides whether
+  the seeds are one ordinary run or a stacked group.
 
   Returns, per seed, its results dict (also written to results.json), or,
   for a seed of a stacked program whose loss stopped being finite, its
   errors.Diverged (it gets no results.json). Raises errors.Diverged for an
-  ordinary run, Preempted after saving a checkpoint on SIGTERM.
-  `evaluate_train_split` adds the training split in inference mode (no
-  dropout, no augmentation) as a 'train_eval' line at the end: a train/test
-  gap that measures fit rather than the regularizer's noise.
-  `allow_config_change`: resume even where the config differs from a
-  workdir's config.json in what it trains (else UserError, nothing moved).
+  ordinary run, Preempted after saving a checkpoint on SIGTERM or Ctrl-C.
+  `evaluate_train_split` adds the training split in inference mode at the
+  end (lib/session.py splits). `allow_config_change`: resume even where the
+  config differs from a workdir's config.json in what it trains (else
+  UserError, nothing moved).
   """
-  run, config = program.run, program.run.config
-  primary = jax.process_index() == 0
-  seeds = [int(c.seed) for c in configs]
-  seed_arg = jnp.asarray(seeds, jnp.int32) if program.stacked else seeds[0]
-
-  # --- init and resume ---------------------------------------------------
-  for c in configs:  # The program checked its own config; each seed's rate may differ.
-    _check_values(c)
-  lrs = [float(c.optimizer.learning_rate) for c in configs]
-  state = program.init(seed_arg, jnp.asarray(lrs, jnp.float32) if program.stacked
-                       else lrs[0])
-  ckpt = checkpointing.Checkpointer(checkpoint_dir, config.train.keep_checkpoints)
-  try:
-    # Before anything is restored or moved: a resume goes on with its own
-    # config, or records on purpose what changed (lib/config_history.py).
-    resuming = ckpt.latest_step() is not None
-    histories = [config_history.check(w, c.to_dict(), allow_config_change)
-                 if resuming else ([], {}) for c, w in zip(configs, workdirs)]
-    # A program serves every seed of its config: the order is this seed's.
-    data_iter = None if program.device else run.data.with_seed(seeds[0]).train_iterator()
-    start, state = ckpt.restore_latest(state, data_iter)  # UserError if misfit.
-  except BaseException:  # Refused: the checkpointer (and its quieting) closes.
-    _close_quietly(ckpt)
-    raise
-  if start:  # The saved rate is the old config's; a changed one (allowed above) applies.
-    state = state.replace(opt_state=optim.with_learning_rate(
-        state.opt_state, jnp.asarray(lrs, jnp.float32) if program.stacked else lrs[0]))
-  if start:
-    which = f'{len(seeds)} seed(s) ' if program.stacked else ''
-    progress.say(f'resumed {which}from the checkpoint at step {start}')
-  elif primary:  # Records of a session that saved nothing are replaced: say so.
-    for w in workdirs:
-      if logged := metrics_writer.read(w):
-        progress.say(f'{w}: no checkpoint: starting from step 0 (replacing '
-                     f'the records of an earlier session, up to step '
-                     f"{max(r['step'] for r in logged)})")
-  origin = provenance.record(start, {  # Every process: it gathers host names.
-      'fast_cpu_gradients': config.train.fast_cpu_gradients,
-      'gradient_rewrites': sorted(run.gradient_rewrites),
-      'compute_dtype': config.train.compute_dtype,
-      'pipeline': config.data.pipeline,
-      'seeds_in_program': len(seeds) if program.stacked else None})
-  if primary:
-    for c, w, (history, diff) in zip(configs, workdirs, histories):
-      os.makedirs(w, exist_ok=True)
-      if diff:
-        progress.say(f'{w}: continuing at step {start} with changed '
-                     f'{", ".join(diff)} (recorded in config.json)')
-      write_json_atomic(os.path.join(w, config_history.CONFIG_FILE),
-                        config_history.with_history(c.to_dict(), history, start, diff))
-      provenance.append(w, origin)
-  records = _Records(program, workdirs, start, primary)
-  if program.stacked:  # A seed frozen at an earlier step diverged there.
-    for i, s in enumerate(np.asarray(jax.device_get(state.step))):
-      if s != start:
-        records.diverged[i] = errors.Diverged(
-            f'the loss became non-finite at step {s + 1} (in an earlier '
-            'session); lower the learning rate or check the data')
-  preempt = preemption.PreemptionWatch(ckpt.manager)
-  schedule = checkpoint_schedule.Schedule(
-      run.checkpoint_every, config.train.checkpoint_every_minutes,
-      config.train.log_every_steps, agree=_process_0_decides(),
-      min_seconds=checkpoint_schedule.min_seconds(config.train.checkpoint_every_steps))
-
-  # --- steps: inputs, step, log, evaluate, checkpoint, SIGTERM/Ctrl-C -------
-  pending, eval_metrics, finished = [], None, False
-  selection = program.selection_role
-  during = VALIDATION_SPLIT if selection == 'validation' else EVAL_SPLIT
-  # A resumed run's earlier evaluations count.
-  best, best_step = records.best_so_far(start, during)
-  permutation, permutation_epoch = None, None
-  t0 = time.time()
-  try:
-    for step in range(start + 1, run.total_steps + 1):
-      if program.device:
-        epoch = (step - 1) // program.steps_per_epoch
-        if epoch != permutation_epoch:
-          permutation = program.permutation(seed_arg, epoch)
-          permutation_epoch = epoch
-        inputs = (program.train_arrays, permutation)
-      else:
-        inputs = program.host_batch(next(data_iter))
-      state, metrics = program.step(state, inputs)
-      if step == start + 1:  # It compiled the step: not counted in ex/s.
-        records.meter.first_step_done(step, lambda: jax.block_until_ready(state))
-        if primary:  # Here, not before the step: lowering it takes start-up time.
-          progress.say(model_line(run))
+  run = program.run
+  with session.Session(program, configs, workdirs, checkpoint_dir,
+                       evaluate_train_split, allow_config_change) as s:
+    state, records, pending, t0 = s.state, s.records, [], time.time()
+    for step in range(s.start + 1, run.total_steps + 1):
+      state, metrics = program.step(state, s.inputs(step))
+      if step == s.start + 1:  # It compiled the step: not counted in ex/s.
+        records.first_step_done(step, state, lambda: model_line(run))
       pending.append((step, metrics))
-      last = step == run.total_steps
-      stopping = preempt.reached(step)
-      saving = schedule.due(step) or last or stopping
-      if step % config.train.log_every_steps == 0 or saving:
+      last, stopping = step == run.total_steps, s.stop_at(step)
+      saving = s.due(step) or last or stopping
+      if step % run.config.train.log_every_steps == 0 or saving:
         records.train(pending)  # Checked before anything is saved.
         pending = []
-      if step % run.eval_every == 0 or last:
-        with records.meter.excluding(lambda: jax.block_until_ready(state)):
-          eval_metrics = evaluate(program.eval, state, program.eval_batches(selection))
-        better = np.atleast_1d(eval_metrics['accuracy']) > best
-        best = np.where(better, eval_metrics['accuracy'], best)
-        best_step = np.where(better, step, best_step)
-        records.eval(step, eval_metrics, during)
+      if step % run.eval_every == 0 or last:  # Before the save: a resume keeps it.
+        _evaluate(program, state, records, step, s.splits(last))
       if saving:
-        _storage_guarded(lambda: ckpt.save(step, state, data_iter), ckpt)
-        schedule.saved()
+        s.save(step, state)
       if stopping:
-        _storage_guarded(ckpt.wait, ckpt)
+        s.wait_for_saves()
         raise Preempted(step, preemption.received())
+    if s.start == run.total_steps:  # Resumed at the end: the figures, unwritten.
+      _evaluate(program, state, records, run.total_steps, s.splits(True),
+                write=False)
+    s.wait_for_saves()  # A failed background save surfaces before any results.
+    return _results(program, configs, workdirs, records, time.time() - t0)
 
-    # --- final evaluations ---------------------------------------------------
-    if eval_metrics is None:  # Resumed at the final step: evaluate once more.
-      eval_metrics = evaluate(program.eval, state, program.eval_batches(selection))
-    # The test split once, at the end: nothing is chosen on it.
-    test_metrics = (eval_metrics if selection == 'test' else
-                    evaluate(program.eval, state, program.eval_batches('test')))
-    records.eval(run.total_steps, test_metrics, TEST_SPLIT)
-    if evaluate_train_split:
-      records.eval(run.total_steps,
-                   evaluate(program.eval, state, program.train_split_batches()),
-                   TRAIN_EVAL_SPLIT)
-    finished = True
-  finally:
-    preempt.close()
-    try:
-      if finished:
-        _storage_guarded(ckpt.close, ckpt)  # A failed async save surfaces here.
-      else:  # The loop's own error is the one to report.
-        _close_quietly(ckpt)
-    finally:
-      records.close()
 
-  # --- results ---------------------------------------------------------------
-  seconds = time.time() - t0
-  accuracy = np.atleast_1d(eval_metrics['accuracy'])
-  loss = np.atleast_1d(eval_metrics['loss'])
-  test_accuracy = np.atleast_1d(test_metrics['accuracy'])
-  test_loss = np.atleast_1d(test_metrics['loss'])
+def _evaluate(program: Program, state, records: records_lib.Records, step: int,
+              splits: Sequence[str], write: bool = True) -> None:
+  with records.meter.excluding(lambda: jax.block_until_ready(state)):
+    for split in splits:
+      records.evaluated(step, split,
+                        evaluate(program.eval, state, program.eval_batches(split)),
+                        write)
+
+
+def _results(program: Program, configs: Sequence[ml_collections.ConfigDict],
+             workdirs: Sequence[str], records: records_lib.Records,
+             seconds: float) -> list:
+  """Each seed's results.json (process 0 writes it): the test split at the
+  last step; the validation split's figures where the run has validation
+  data; the best step of the split it chose on; and where asked for, the
+  training split in inference mode."""
+  run, primary = program.run, jax.process_index() == 0
+  last = records.last
   results = []
   for i, (c, w) in enumerate(zip(configs, workdirs)):
     if i in records.diverged:
       results.append(records.diverged[i])
       continue
-    r = {
-        'dataset': c.data.name, 'model': c.model.name, 'seed': seeds[i],
-        'steps': run.total_steps,
-        # What was evaluated while training: choose on these ('chosen_on').
-        'eval_split': (_validation_name(c.data) if selection == 'validation'
-                       else c.data.eval_split),
-        'chosen_on': selection,
-        'eval_accuracy': float(accuracy[i]), 'eval_loss': float(loss[i]),
-        'best_eval_accuracy': float(max(best[i], accuracy[i])),
-        'best_eval_step': int(best_step[i]) if best[i] >= accuracy[i] else run.total_steps,
-        # The test split, evaluated once at the last step.
-        'test_split': c.data.eval_split,
-        'test_accuracy': float(test_accuracy[i]), 'test_loss': float(test_loss[i]),
-        'learning_rate': float(c.optimizer.learning_rate),
-        'train_seconds_this_session': seconds,
-        'devices': jax.device_count(), 'processes': jax.process_count(),
-    }
-    if selection == 'validation':
-      r['validation_accuracy'], r['validation_loss'] = r['eval_accuracy'], r['eval_loss']
-    if program.stacked:
-      r['seeds_in_program'] = len(seeds)  # The seconds were shared by these.
+    r = {'dataset': c.data.name, 'model': c.model.name, 'seed': int(c.seed),
+         'steps': run.total_steps, 'chosen_on': program.selection_role,
+         'best_accuracy': float(records.best[i]),
+         'best_step': int(records.best_step[i]),
+         'test_split': c.data.test_split}
+    if 'validation' in last:
+      r['validation_split'] = _validation_name(c.data)
+    # The training split in inference mode, where asked for: 'train_inference_*'.
+    for split, name in (('validation', 'validation'), ('test', 'test'),
+                        ('train', 'train_inference')):
+      for k in ('accuracy', 'loss'):
+        if split in last:
+          r[f'{name}_{k}'] = float(last[split][k][i])
+    r.update({'learning_rate': float(c.optimizer.learning_rate),
+              # Shared by the seeds of one program.
+              'train_seconds_this_session': seconds,
+              'seeds_in_program': len(configs),
+              'devices': jax.device_count(), 'processes': jax.process_count()})
     if primary:
-      write_json_atomic(os.path.join(w, RESULTS_FILE), r)
+      atomic.write_json(os.path.join(w, RESULTS_FILE), r)
     results.append(r)
-  if program.stacked:
-    progress.say(f"  seed(s) {', '.join(map(str, seeds))}: "
-                 f"{config.data.eval_split} accuracy "
-                 f"{', '.join(f'{100 * a:.2f}%' for a in test_accuracy)} ({seconds:.1f} s)")
-  elif primary:
-    chosen = (f'validation accuracy {100 * accuracy[0]:.2f}%, '
-              if selection == 'validation' else '')
-    progress.say(f"{chosen}{config.data.eval_split} accuracy: "
-                 f"{100 * test_accuracy[0]:.2f}% (loss {test_loss[0]:.4f}); "
-                 f"run directory: {os.path.abspath(workdirs[0])}")
+  if primary:
+    progress.say(_final_line(program, configs, workdirs, last, seconds))
   return results
 
 
-def _process_0_decides():
-  """None for one process; else a function that gives every process
-  process 0's value of a bool (the clock-based checkpoint decision)."""
-  if jax.process_count() == 1:
-    return None
-  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
-  return lambda value: bool(multihost_utils.broadcast_one_to_all(np.bool_(value)))
+def _final_line(program: Program, configs, workdirs, last: dict,
+                seconds: float) -> str:
+  test = last['test']
+  named = configs[0].data.test_split
+  named = '' if named == 'test' else f" (split '{named}')"
+  if program.stacked:
+    return (f"  seed(s) {', '.join(str(c.seed) for c in configs)}: test accuracy"
+            f"{named} {', '.join(f'{100 * a:.2f}%' for a in test['accuracy'])} "
+            f'({seconds:.1f} s)')
+  chosen = (f"validation accuracy {100 * last['validation']['accuracy'][0]:.2f}%, "
+            if 'validation' in last else '')
+  return (f"{chosen}test accuracy{named}: {100 * test['accuracy'][0]:.2f}% "
+          f"(loss {test['loss'][0]:.4f}); run directory: "
+          f'{os.path.abspath(workdirs[0])}')
 
 
 def _validation_name(data_config) -> str:
@@ -571,32 +404,6 @@ def _validation_name(data_config) -> str:
     return data_config.validation_split
   return (f'{data_config.train_split} (held out: '
           f'{data_config.validation_fraction:g})')
-
-
-def _storage_guarded(action, ckpt: checkpointing.Checkpointer) -> None:
-  """`action` (a save, a wait), with a full disk or a read-only directory as
-  one line: Orbax only commits whole checkpoints, so the last committed one
-  is intact and the run resumes from it once there is room."""
-  try:
-    action()
-  except Exception as e:  # pylint: disable=broad-except
-    step = ckpt.committed_step()
-    problem = errors.storage_error(e, context=(
-        f'writing checkpoints to {ckpt.directory}: ' +
-        (f'the last committed one (step {step}) is intact; run the same '
-         'command again to resume from it' if step is not None else
-         'none was committed yet; the run starts over when run again')))
-    if problem is None:
-      raise
-    raise problem from None
-
-
-def _close_quietly(ckpt: checkpointing.Checkpointer) -> None:
-  try:
-    ckpt.close()
-  except Exception as e:  # pylint: disable=broad-except
-    progress.say(f'warning: closing the checkpoints also failed: '
-                 f'{type(e).__name__}: {str(e).splitlines()[0][:200]}')
 
 
 def finished_results(workdir: str, total_steps: int) -> dict | None:

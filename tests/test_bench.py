@@ -202,7 +202,7 @@ def test_torch_study_trains_our_network(data_dir, tmp_path):
   assert proc.returncode == 0, proc.stderr[-3000:]
   result = json.loads(out.read_text())
   assert result['params'] == ours_params
-  accs = [r['eval_accuracy'] for r in result['results']]
+  accs = [r['test_accuracy'] for r in result['results']]
   assert len(accs) == 2 and min(accs) > 0.5 and accs[0] != accs[1]  # Seeds differ.
 
 

@@ -54,13 +54,14 @@ def _check_matches_sequential(results, dirs, root, sequential):
   for i, s in enumerate(SEEDS):
     expected, seq_dir = sequential[s]
     assert set(expected) <= set(results[i])  # Same results.json keys (and more).
-    np.testing.assert_allclose(results[i]['eval_loss'], expected['eval_loss'], rtol=1e-4)
-    assert results[i]['eval_accuracy'] == pytest.approx(expected['eval_accuracy'], abs=1e-6)
+    np.testing.assert_allclose(results[i]['test_loss'], expected['test_loss'], rtol=1e-4)
+    assert results[i]['test_accuracy'] == pytest.approx(expected['test_accuracy'], abs=1e-6)
     np.testing.assert_allclose(_train_losses(dirs[i]), _train_losses(seq_dir), rtol=1e-4)
     with open(os.path.join(dirs[i], 'results.json')) as f:
       assert json.load(f)['seed'] == s
     splits = [m['split'] for m in metrics_writer.read(dirs[i])]
-    assert splits[-1] == 'train_eval' and {'train', 'validation', 'test'} <= set(splits)
+    assert set(splits) == {'train', 'validation', 'test'}
+    assert 0 < results[i]['train_inference_accuracy'] <= 1
   # The stacked (or per-chunk) checkpoints hold each seed's parameters.
   ckpt = os.path.join(str(root), 'checkpoints')
   chunks = sorted(os.listdir(ckpt))
@@ -86,7 +87,7 @@ def test_one_seed_per_program_is_the_ordinary_run_bitwise(data_dir, tmp_path,
   assert program.step._cache_size() == 1  # One compilation for both seeds.
   for i, s in enumerate(SEEDS):
     expected, seq_dir = sequential[s]
-    for key in ('seed', 'eval_accuracy', 'eval_loss', 'best_eval_accuracy'):
+    for key in ('seed', 'test_accuracy', 'test_loss', 'best_accuracy'):
       assert results[i][key] == expected[key], key
     assert _train_losses(dirs[i]) == _train_losses(seq_dir)
     mine = checkpointing.load_state(os.path.join(dirs[i], 'checkpoints'))['params']
@@ -108,8 +109,8 @@ def test_interrupted_group_resumes_to_the_same_result(data_dir, joint, sequentia
     os.remove(os.path.join(d, 'results.json'))
   results, _ = _train_jointly(data_dir, root, 0)
   for i, s in enumerate(SEEDS):
-    assert results[i]['eval_accuracy'] == pytest.approx(
-        sequential[s][0]['eval_accuracy'], abs=1e-6)
+    assert results[i]['test_accuracy'] == pytest.approx(
+        sequential[s][0]['test_accuracy'], abs=1e-6)
     steps = [m['step'] for m in metrics_writer.read(dirs[i]) if m['split'] == 'train']
     assert steps == [2, 3, 4, 6]  # Logged at log and checkpoint steps, once each.
 

@@ -78,7 +78,7 @@ def train(config: str, data_dir: str, workdir, *flags: str) -> dict:
       env={'PYTHONPATH': NO_NETWORK})
   assert proc.returncode == 0, proc.stderr[-3000:]
   results = json.loads((workdir / 'results.json').read_text())
-  assert results['steps'] == 6 and math.isfinite(results['eval_loss'])
+  assert results['steps'] == 6 and math.isfinite(results['test_loss'])
   losses = [json.loads(line)['loss'] for line in
             (workdir / 'metrics.jsonl').read_text().splitlines()]
   assert losses and all(math.isfinite(x) for x in losses)

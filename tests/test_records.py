@@ -78,7 +78,7 @@ def test_best_accuracy_counts_the_evaluations_before_a_resume(data_dir, tmp_path
   with open(path, 'w') as f:
     f.writelines(json.dumps(r) + '\n' for r in records)
   results = trainer.train_and_evaluate(_config(data_dir), workdir)
-  assert results['best_eval_accuracy'] == 1.0
+  assert results['best_accuracy'] == 1.0 and results['best_step'] == 2
   evals = [r['step'] for r in metrics_writer.read(workdir) if r['split'] == 'validation']
   assert evals == [1, 2, 3, 4, 5, 6]  # Each step once.
 
@@ -188,8 +188,8 @@ def test_event_files_keep_what_was_written_before_the_checkpoint(tmp_path):
   writer = metrics_writer.MetricWriter(str(tmp_path), resumed_at_step=0)
   for step in (3, 6):
     writer.write('train', step, {'loss': 1.0})
-    writer.write('eval', step, {'accuracy': 0.5})
-  writer.write('test', 6, {'accuracy': 0.5})
+    writer.write('validation', step, {'accuracy': 0.5})
+  writer.write('test', 6, {'accuracy': 0.5})  # Written before step 6's checkpoint.
   writer.close()
   # A torn record at the end, as a kill mid-write leaves it.
   tb_dir = tmp_path / metrics_writer.TENSORBOARD_DIR
@@ -198,10 +198,11 @@ def test_event_files_keep_what_was_written_before_the_checkpoint(tmp_path):
     f.write(b'\x20\x00\x00')
   metrics_writer.MetricWriter(str(tmp_path), resumed_at_step=6).close()
   assert sorted(_tensorboard_scalars(str(tmp_path))) == [
-      ('eval/accuracy', 3), ('eval/accuracy', 6), ('train/loss', 3), ('train/loss', 6)]
+      ('test/accuracy', 6), ('train/loss', 3), ('train/loss', 6),
+      ('validation/accuracy', 3), ('validation/accuracy', 6)]
   metrics_writer.MetricWriter(str(tmp_path), resumed_at_step=3).close()
   assert sorted(_tensorboard_scalars(str(tmp_path))) == [
-      ('eval/accuracy', 3), ('train/loss', 3)]
+      ('train/loss', 3), ('validation/accuracy', 3)]
   assert not any('tmp' in p.name for p in tmp_path.iterdir())
 
 
@@ -302,6 +303,34 @@ def test_a_second_unreadable_copy_of_a_step_is_set_aside_beside_the_first(
   results = trainer.train_and_evaluate(_config(data_dir), str(workdir))
   assert results['steps'] == 6
   assert sorted(os.listdir(workdir / 'unreadable_checkpoints')) == ['6', '6.2']
+
+
+def test_a_run_made_by_an_earlier_version_is_refused_naming_its_commit(data_dir, tmp_path):
+  """Its config.json has a field today's configs lack (data.eval_split was
+  renamed data.test_split): no compatibility code resumes it; the line names
+  the commit that made it, even with --allow_config_change; nothing moved."""
+  workdir = tmp_path / 'run'
+  trainer.train_and_evaluate(_config(data_dir), str(workdir))
+  os.remove(workdir / trainer.RESULTS_FILE)  # As if killed after step 6's checkpoint.
+  subprocess.run(['rm', '-rf', str(workdir / 'checkpoints' / '6')], check=True)
+  saved = json.loads((workdir / 'config.json').read_text())
+  saved['data']['eval_split'] = saved['data'].pop('test_split')
+  (workdir / 'config.json').write_text(json.dumps(saved))
+  history = json.loads((workdir / 'provenance.json').read_text())
+  history[-1]['git'] = {'commit': '6c2ef06' + '0' * 33, 'dirty': False}
+  (workdir / 'provenance.json').write_text(json.dumps(history))
+  before = _snapshot(workdir)
+  for allow in (False, True):
+    with pytest.raises(errors.UserError) as e:
+      trainer.train_and_evaluate(_config(data_dir), str(workdir),
+                                 allow_config_change=allow)
+    assert str(e.value) == (
+        f'{workdir} was made by 6c2ef0600000, whose configs have other fields '
+        '(data.eval_split, data.test_split); resume it with that commit (git checkout '
+        '6c2ef0600000) or start again with another --workdir')
+  lock = str(workdir / run_lock.LOCK_FILE)
+  assert {k: v for k, v in _snapshot(workdir).items() if k != lock} == {
+      k: v for k, v in before.items() if k != lock}
 
 
 def test_a_resume_with_another_config_is_refused_unless_asked_for(data_dir, tmp_path):

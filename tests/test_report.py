@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from matplotlib import image
 
+from configs import common
 from lib import errors
 from lib.report import baselines, document, stats
 from lib.report import runs as runs_lib
@@ -65,11 +66,12 @@ def _fake_study(root) -> str:
         train = min(0.999, 0.5 + speed * step / 200) - 0.03 * drop
         f.write(json.dumps({'split': 'train', 'step': step, 'time': 0.0,
                             'loss': 1 - train, 'accuracy': train}) + '\n')
-        f.write(json.dumps({'split': 'eval', 'step': step, 'time': 0.0, 'loss': 0.1,
+        f.write(json.dumps({'split': 'test', 'step': step, 'time': 0.0, 'loss': 0.1,
                             'accuracy': test_acc * step / 100}) + '\n')
     layout.write_json(os.path.join(d, 'results.json'), {
-        'eval_accuracy': test_acc, 'best_eval_accuracy': test_acc, 'eval_split': 'test',
-        'eval_loss': 0.1, 'train_seconds_this_session': 6.0, 'seeds_in_program': 3})
+        'chosen_on': 'test', 'test_accuracy': test_acc, 'best_accuracy': test_acc,
+        'best_step': 100, 'test_split': 'test', 'test_loss': 0.1,
+        'train_seconds_this_session': 6.0, 'seeds_in_program': 3})
     layout.write_json(os.path.join(d, 'config.json'), {'data': {'name': 'digits'}})
   layout.write_json(os.path.join(root, layout.PLAN_FILE), {
       'sweep': 'fake.py', 'config': 'configs/digits_cnn.py', 'fields': FIELDS + ['seed'],
@@ -110,10 +112,15 @@ def test_report_tables_plots_and_missing_runs(tmp_path):
     assert image.imread(p).shape[0] > 100
 
 
+def _digits_data(data_dir, **fields) -> dict:
+  """A study's data config as config.json saves it: every field, today's defaults."""
+  data = common.base_config('digits').data.to_dict()
+  data.update(data_dir=data_dir, **fields)
+  return data
+
+
 def test_baselines_on_the_prepared_digits_splits(data_dir):
-  data = {'name': 'digits', 'data_dir': data_dir, 'train_split': 'train',
-          'eval_split': 'test', 'pipeline': 'device', 'augment': 'none',
-          'random_shift': 0, 'image_size': 0, 'positive_class': -1, 'worker_count': 0}
+  data = _digits_data(data_dir, validation_fraction=0.0)
   (x_train, _), (x_test, _), _ = baselines.load_splits(data, 128)
   assert x_train.shape == (1437, 64) and x_test.shape == (360, 64)
   rows = {r['config']: r for r in baselines.evaluate(data, 128)}
@@ -128,10 +135,7 @@ def test_baselines_do_not_move_with_the_blas_thread_count(data_dir):
   # lbfgs's logistic regression on the held-out digits split gave 96.39%
   # with 2 BLAS threads and 96.11% with 1 before the fits were pinned.
   from threadpoolctl import threadpool_limits  # pylint: disable=g-import-not-at-top
-  data = {'name': 'digits', 'data_dir': data_dir, 'train_split': 'train',
-          'eval_split': 'test', 'pipeline': 'device', 'augment': 'none',
-          'random_shift': 0, 'image_size': 0, 'positive_class': -1, 'worker_count': 0,
-          'validation_fraction': 0.1}
+  data = _digits_data(data_dir, validation_fraction=0.1)
   results = []
   for threads in (1, 2):
     with threadpool_limits(limits=threads):
@@ -218,3 +222,17 @@ def test_plot_titles_and_axes_follow_the_runs(monkeypatch):
   quick = dataclasses.replace(pooled, command_line={'seeds': 2})
   fig = _figure(monkeypatch, plots.pooling_bars, quick, 'x.png')
   assert 'quick version (--seeds=2), not the study as declared' in fig._suptitle.get_text()  # pylint: disable=protected-access
+
+
+def test_runs_made_before_the_split_names_were_settled_stay_readable(tmp_path):
+  """Up to commit 6c2ef06, results.json said eval_accuracy and
+  best_eval_accuracy, and metrics.jsonl 'eval' and 'train_eval'."""
+  old = {'eval_accuracy': 0.9, 'eval_loss': 0.3, 'best_eval_accuracy': 0.92,
+         'best_eval_step': 40, 'eval_split': 'test', 'chosen_on': 'test'}
+  metrics = [{'split': 'eval', 'step': 40, 'accuracy': 0.92},
+             {'split': 'train_eval', 'step': 50, 'loss': 0.1, 'accuracy': 0.99}]
+  results, renamed = runs_lib._in_current_names(old, metrics)
+  assert (results['test_accuracy'], results['best_accuracy'], results['best_step'],
+          results['test_split'], results['train_inference_accuracy']) == (
+              0.9, 0.92, 40, 'test', 0.99)
+  assert renamed == [{'split': 'test', 'step': 40, 'accuracy': 0.92}]

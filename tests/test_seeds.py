@@ -51,7 +51,7 @@ def test_seeds_compile_once_and_equal_separate_runs(data_dir, tmp_path):
                    f'--workdir={alone}', env=NO_CACHE)
     assert p.returncode == 0, p.stderr[-3000:]
     mine, theirs = _results(out / f'seed_{seed}'), _results(alone)
-    for key in ('seed', 'eval_accuracy', 'eval_loss', 'best_eval_accuracy',
+    for key in ('seed', 'validation_accuracy', 'validation_loss', 'best_accuracy',
                 'test_accuracy', 'test_loss', 'steps'):
       assert mine[key] == theirs[key], key  # Bitwise: the same program.
     losses = lambda d: [m['loss'] for m in metrics_writer.read(str(d))
@@ -86,7 +86,7 @@ def test_a_second_run_loads_its_programs_from_the_cache(data_dir, tmp_path):
   for name in ('jit_one_seed', 'jit_eval_step'):
     assert f"Persistent compilation cache hit for '{name}'" not in runs[0].stderr
     assert f"Persistent compilation cache hit for '{name}'" in runs[1].stderr, name
-  assert _results(tmp_path / '0')['eval_loss'] == _results(tmp_path / '1')['eval_loss']
+  assert _results(tmp_path / '0')['test_loss'] == _results(tmp_path / '1')['test_loss']
 
 
 def test_bad_seeds_flag_is_one_line(tmp_path):

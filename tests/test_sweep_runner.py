@@ -1,5 +1,6 @@
 """Running studies: skip finished runs, resume interrupted ones, record
 failures and go on; the CLI's listing, task selection and one-line errors."""
+import json
 import os
 import shutil
 
@@ -70,7 +71,9 @@ def test_interrupted_run_resumes_from_its_checkpoint(data_dir, tmp_path, capsys)
   name = 'activation=tanh/seed=0'
   assert first.finished == [name]
   metrics = metrics_writer.read(layout.run_dir(study_dir, name))
-  assert metrics[-1]['split'] == 'train_eval' and metrics[-1]['step'] == 20
+  assert metrics[-1]['split'] == 'test' and metrics[-1]['step'] == 20
+  with open(os.path.join(layout.run_dir(study_dir, name), 'results.json')) as f:
+    assert 0 < json.load(f)['train_inference_accuracy'] <= 1
   run = layout.run_dir(study_dir, name)
   # As if killed after the step-10 checkpoint.
   shutil.rmtree(os.path.join(run, 'checkpoints', '20'))

@@ -25,7 +25,7 @@ def _short(config, data_dir, steps=40, **data):
 def test_cnn_learns_and_writes_its_outputs(data_dir, tmp_path, pipeline):
   config = _short(digits_cnn.get_config(), data_dir, steps=60, pipeline=pipeline)
   results = trainer.train_and_evaluate(config, str(tmp_path))
-  assert results['eval_accuracy'] > 0.5  # 10 classes: chance is 0.1.
+  assert results['test_accuracy'] > 0.5  # 10 classes: chance is 0.1.
   files = set(os.listdir(tmp_path))
   assert {'config.json', 'metrics.jsonl', 'results.json', 'tensorboard',
           'checkpoints'} <= files
@@ -43,14 +43,14 @@ def test_binary_logistic_regression_learns(data_dir, tmp_path):
   config = _short(digits_logreg_binary.get_config(), data_dir, steps=100)
   results = trainer.train_and_evaluate(config, str(tmp_path))
   # "Is it a 3?": 90% of the test set says no, so demand clearly more.
-  assert results['eval_accuracy'] > 0.95
+  assert results['test_accuracy'] > 0.95
 
 
 def test_finished_run_started_again_does_no_work(data_dir, tmp_path):
   config = _short(digits_mlp.get_config(), data_dir, steps=20)
   first = trainer.train_and_evaluate(config, str(tmp_path))
   again = trainer.train_and_evaluate(config, str(tmp_path))
-  assert again['eval_accuracy'] == first['eval_accuracy']
+  assert again['test_accuracy'] == first['test_accuracy']
   steps = [m['step'] for m in metrics_writer.read(str(tmp_path)) if m['split'] == 'train']
   assert steps == [10, 20]
 
@@ -65,7 +65,7 @@ def test_bfloat16_compute_keeps_float32_params(data_dir, tmp_path):
   assert proc.returncode == 0, proc.stderr[-3000:]
   with open(tmp_path / 'results.json') as f:
     results = json.load(f)
-  assert np.isfinite(results['eval_loss']) and results['eval_accuracy'] > 0.8
+  assert np.isfinite(results['test_loss']) and results['test_accuracy'] > 0.8
   state = checkpointing.load_state(str(tmp_path / 'checkpoints'))
   dtypes = {leaf.dtype for leaf in jax.tree.leaves(state['params'])}
   assert dtypes == {np.dtype('float32')}

@@ -124,13 +124,14 @@ def test_training_chooses_on_validation_and_reads_test_once_after_the_last_step(
   assert [e[2] for e in events if e[:2] == ('write', 'validation')] == [5, 10, 15, 20]
 
   assert results['chosen_on'] == 'validation'
-  assert results['eval_split'] == 'train (held out: 0.1)' and results['test_split'] == 'test'
+  assert results['validation_split'] == 'train (held out: 0.1)' and results['test_split'] == 'test'
   logged = metrics_writer.read(workdir)
   val = {m['step']: m['accuracy'] for m in logged if m['split'] == 'validation'}
   test = [m for m in logged if m['split'] == 'test']
   assert results['validation_accuracy'] == val[20]
-  assert results['best_eval_accuracy'] == max(val.values())
-  assert val[results['best_eval_step']] == max(val.values())
+  assert results['best_accuracy'] == max(val.values())
+  assert val[results['best_step']] == max(val.values())
+  assert not any(k.startswith('eval') for k in results)  # One name per figure.
   assert len(test) == 1 and test[0]['accuracy'] == results['test_accuracy']
   with open(os.path.join(workdir, 'results.json')) as f:
     assert json.load(f) == results
@@ -141,6 +142,10 @@ def test_without_validation_data_the_results_say_they_chose_on_test(data_dir, tm
   config.data.data_dir = data_dir
   config.data.validation_fraction = 0.0
   results = trainer.train_and_evaluate(config, str(tmp_path / 'run'))
-  assert results['chosen_on'] == 'test' and results['eval_split'] == 'test'
-  assert results['test_accuracy'] == results['eval_accuracy']
-  assert 'validation_accuracy' not in results
+  assert results['chosen_on'] == 'test' and results['test_split'] == 'test'
+  assert 'validation_accuracy' not in results and 'validation_split' not in results
+  logged = metrics_writer.read(str(tmp_path / 'run'))
+  assert {m['split'] for m in logged} == {'train', 'test'}
+  test = {m['step']: m['accuracy'] for m in logged if m['split'] == 'test'}
+  assert test[results['steps']] == results['test_accuracy']  # Once at the end.
+  assert results['best_accuracy'] == max(test.values())

@@ -223,7 +223,7 @@ def test_a_zoomed_accuracy_axis_says_where_it_starts(monkeypatch):
   drawn = []
   monkeypatch.setattr(curves.canvas, 'to_rgb', lambda fig: drawn.append(fig) or fig)
   records = [{'split': s, 'step': step, 'loss': 0.1, 'accuracy': acc}
-             for step, acc in ((10, 0.90), (20, 0.95), (30, 0.97)) for s in ('train', 'eval')]
+             for step, acc in ((10, 0.90), (20, 0.95), (30, 0.97)) for s in ('train', 'test')]
   curves.draw(records, 'run')
   acc_ax = drawn[0].axes[1]
   low = acc_ax.get_ylim()[0]

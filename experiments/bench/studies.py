@@ -86,7 +86,7 @@ def _ours_accuracies(study: str, out: str) -> list[float]:
   for d in dirs:
     with open(os.path.join(d, 'results.json')) as f:
       r = json.load(f)
-      accs.append(100 * r.get('test_accuracy', r['eval_accuracy']))
+      accs.append(100 * r['test_accuracy'])
   return accs
 
 
@@ -130,7 +130,7 @@ def _run_round(study: str, tmp: str, spec: str, rows: dict) -> None:
     wall = _timed([_TORCH_PYTHON.value, '-I', TORCH_SCRIPT, f'--spec={spec}',
                    f'--out={out}', f'--threads={threads}'], _env(None, None))
     with open(out) as f:
-      accs = [100 * r['eval_accuracy'] for r in json.load(f)['results']]
+      accs = [100 * r['test_accuracy'] for r in json.load(f)['results']]
     rows.setdefault(_torch_name(threads), []).append((wall, accs))
 
 

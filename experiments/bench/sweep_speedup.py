@@ -77,7 +77,7 @@ def _accuracy(dirs: list[str]) -> float:
   for d in dirs:
     with open(os.path.join(d, 'results.json')) as f:
       r = json.load(f)
-      accs.append(r.get('test_accuracy', r['eval_accuracy']))
+      accs.append(r['test_accuracy'])
   return 100 * float(np.mean(accs))
 
 

@@ -137,8 +137,8 @@ def train_seed(spec: dict, data: dict, seed: int, out_dir: str) -> dict:
   loss, accuracy = evaluate(model, test_x, test_y, batch)
   os.makedirs(out_dir, exist_ok=True)
   torch.save(model.state_dict(), os.path.join(out_dir, f'seed_{seed}.pt'))
-  return {'seed': seed, 'steps': total, 'eval_accuracy': accuracy,
-          'eval_loss': loss, 'best_eval_accuracy': max(best, accuracy),
+  return {'seed': seed, 'steps': total, 'test_accuracy': accuracy,
+          'test_loss': loss, 'best_accuracy': max(best, accuracy),
           'train_seconds': time.time() - t0,
           'params': sum(p.numel() for p in model.parameters())}
 
@@ -170,7 +170,7 @@ def main() -> None:
   with open(args.out, 'w') as f:
     json.dump({'torch': torch.__version__, 'threads': torch.get_num_threads(),
                'params': results[0]['params'], 'results': results}, f, indent=2)
-  accs = ', '.join(f"{100 * r['eval_accuracy']:.2f}" for r in results)
+  accs = ', '.join(f"{100 * r['test_accuracy']:.2f}" for r in results)
   print(f'test accuracy per seed: {accs}')
 
 

@@ -12,13 +12,13 @@ and is decoded again. A data_dir we may not write to is simply not cached.
 import hashlib
 import os
 import re
-import tempfile
 import zipfile
 from typing import Callable
 
 import numpy as np
 import tensorflow_datasets as tfds
 
+from lib import atomic
 from lib.data import holdout
 
 CACHE_DIR = '.decoded'
@@ -56,13 +56,10 @@ def load_or_decode(b: tfds.core.DatasetBuilder, split: str,
     pass  # Not cached yet (or a damaged file, replaced below).
   arrays = decode()
   try:
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    # Written aside and renamed: a reader sees the whole file or none, also
-    # with several processes of one run decoding at once.
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), suffix='.tmp')
-    with os.fdopen(fd, 'wb') as f:
+    # A reader sees the whole file or none, also with several processes of
+    # one run decoding at once.
+    with atomic.replacing(target, 'wb') as f:
       np.savez(f, **arrays)
-    os.replace(tmp, target)
   except OSError:
     pass  # A read-only or full data_dir: run without the cache.
   return arrays

@@ -43,10 +43,10 @@ def check(data_config) -> None:
   if not split_:
     return
   bases = set(base_splits(split_))
-  if bases & set(base_splits(data_config.eval_split)):
+  if bases & set(base_splits(data_config.test_split)):
     raise errors.UserError(
         f'data.validation_split={split_!r} reads the test split '
-        f'({data_config.eval_split!r}): choosing on it is choosing on the test set; '
+        f'({data_config.test_split!r}): choosing on it is choosing on the test set; '
         'hold out part of the training split instead')
   train = data_config.train_split
   if bases & set(base_splits(train)) and ('[' not in split_ or '[' not in train):

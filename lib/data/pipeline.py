@@ -55,7 +55,7 @@ class DatasetSpec:
   num_classes: int
   image_shape: tuple[int, int, int]
   num_train: int
-  num_eval: int          # The test split (data.eval_split).
+  num_eval: int          # The test split (data.test_split).
   num_validation: int = 0
 
 
@@ -151,7 +151,7 @@ class _ProcessBatches(grain.MapDataset):
 class Data:
   """A prepared dataset's splits, for this process, by role: 'train' (what
   the steps read), 'validation' (lib/data/holdout.py; absent unless the
-  config asks for it) and 'test' (data.eval_split; 'eval' is its old name)."""
+  config asks for it) and 'test' (data.test_split)."""
 
   def __init__(self, data_config, global_batch_size: int, seed: int):
     if data_config.pipeline not in PIPELINES:
@@ -168,7 +168,7 @@ class Data:
     # What the step augments on device; refuses what it cannot (UserError).
     self.device_augmentation = device_augment.recipe(data_config)
     self.eval_source = self._keep_encoded(
-        catalog.data_source(self.builder, data_config.eval_split))
+        catalog.data_source(self.builder, data_config.test_split))
     self.has_validation = holdout.enabled(data_config)
     n_full = len(self._full_train_source)
     if holdout.split(data_config):
@@ -232,13 +232,13 @@ class Data:
       if holdout.split(self.config):
         return self.validation_source
       return holdout.Subset(self._full_train_source, self._holdout[1])
-    if role in ('test', 'eval'):
+    if role == 'test':
       return self.eval_source
     raise ValueError(f'unknown role {role!r}')
 
   def num_examples(self, role: str) -> int:
     return {'train': self.spec.num_train, 'validation': self.spec.num_validation,
-            'test': self.spec.num_eval, 'eval': self.spec.num_eval}[role]
+            'test': self.spec.num_eval}[role]
 
   def _first_image_shape(self) -> tuple[int, int, int]:
     example = self._eval_dataset()[0]
@@ -311,10 +311,10 @@ class Data:
   def split_arrays(self, role: str) -> dict[str, np.ndarray]:
     """A role's whole split as uint8 images and int32 labels (no
     augmentation); `role` as in `source`."""
-    if role not in ('train', 'validation', 'test', 'eval'):
+    if role not in ('train', 'validation', 'test'):
       raise ValueError(f'unknown role {role!r}: train, validation or test')
-    if role in ('test', 'eval'):
-      arrays = self._decoded(self.config.eval_split, self.eval_source)
+    if role == 'test':
+      arrays = self._decoded(self.config.test_split, self.eval_source)
     elif role == 'validation' and holdout.split(self.config):
       arrays = self._decoded(holdout.split(self.config), self.validation_source)
     else:

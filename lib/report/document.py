@@ -122,7 +122,7 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
   counts = {s: sum(r.status == s for r in study.runs)
             for s in ('finished', 'failed', 'missing')}
   first = study.finished[0].results if study.finished else {}
-  test_split = first.get('test_split', first.get('eval_split', 'test'))
+  test_split = first.get('test_split', 'test')
   best = table.best_split(study)
   name = os.path.basename(os.path.abspath(study_dir))
   md = [f'# Study report: {name}' + (' (a quick version)' if study.command_line else ''),

@@ -12,15 +12,14 @@ class Measures:
   last_train_acc: float | None   # Last logged training accuracy (dropout on).
   gap: float | None              # last_train_acc - test_acc.
   # Training split in inference mode (no dropout or augmentation) - test_acc.
-  eval_gap: float | None
+  inference_gap: float | None
   steps_to_target: int | None    # None: the target was never reached.
   wall_s: float                  # This run's share of its program's time.
 
 
 def test_accuracy(results: dict) -> float:
-  """The test split at the last step (runs from before validation data
-  existed evaluated it as 'eval_accuracy')."""
-  return results['test_accuracy'] if 'test_accuracy' in results else results['eval_accuracy']
+  """The test split at the last step."""
+  return results['test_accuracy']
 
 
 def measure(run: Run, target: float) -> Measures:
@@ -28,13 +27,12 @@ def measure(run: Run, target: float) -> Measures:
   test = test_accuracy(r)
   train = run.curve('train')
   last_train = train[max(train)] if train else None
-  train_eval = run.curve('train_eval')
+  inference = r.get('train_inference_accuracy')
   return Measures(
-      test_acc=test, best_acc=r['best_eval_accuracy'],
+      test_acc=test, best_acc=r['best_accuracy'],
       last_train_acc=last_train,
       gap=None if last_train is None else last_train - test,
-      eval_gap=(train_eval[max(train_eval)] - test
-                if train_eval else None),
+      inference_gap=None if inference is None else inference - test,
       steps_to_target=stats.steps_to_target(train, target),
       # Seeds trained in one program share its time.
       wall_s=r['train_seconds_this_session'] / r.get('seeds_in_program', 1))

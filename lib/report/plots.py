@@ -118,7 +118,7 @@ def learning_curves(study: Study, path: str) -> str | None:
                            (axes[1], None, None)):
     if split is None:  # What was evaluated while training.
       chosen = study.finished[0].results.get('chosen_on', 'test')
-      split = 'validation' if chosen == 'validation' else 'eval'
+      split = chosen
       title = f'{chosen} accuracy'
     for value, runs in _by_value(study.finished, act).items():
       curves = [r.curve(split) for r in runs]
@@ -144,8 +144,8 @@ def dropout_curve(study: Study, path: str) -> str | None:
   fig, axes = plt.subplots(1, 2, figsize=(11, 4))
   # The inference-mode gap where every run has it: the logged training
   # accuracy is lowered by dropout itself.
-  clean = all(measure(r, 1.0).eval_gap is not None for r in study.finished)
-  gap_of = (lambda m: m.eval_gap) if clean else (lambda m: m.gap)
+  clean = all(measure(r, 1.0).inference_gap is not None for r in study.finished)
+  gap_of = (lambda m: m.inference_gap) if clean else (lambda m: m.gap)
   for line_value, runs in _by_value(study.finished, act).items():
     groups = sorted(_by_value(runs, drop).items())
     rates = [rate for rate, _ in groups]

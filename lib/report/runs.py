@@ -50,6 +50,27 @@ def _read_json(path: str):
     return json.load(f)
 
 
+def _in_current_names(results: dict, metrics: list[dict]) -> tuple[dict, list]:
+  """A finished run's records in today's split names. Runs made up to
+  commit 6c2ef06 named the test split 'eval' where they had no validation
+  data and the training split in inference mode 'train_eval': their results
+  stay readable (they cannot be resumed: lib/config_history.py)."""
+  if 'best_eval_accuracy' in results:
+    results = {'test_accuracy': results.get('eval_accuracy'),
+               'test_loss': results.get('eval_loss'),
+               'test_split': results.get('eval_split'), **results,
+               'best_accuracy': results['best_eval_accuracy'],
+               'best_step': results['best_eval_step']}
+  renamed = []
+  for m in metrics:
+    if m['split'] == 'train_eval':
+      results = {**results, **{f'train_inference_{k}': m[k]
+                               for k in ('loss', 'accuracy') if k in m}}
+    else:
+      renamed.append({**m, 'split': 'test'} if m['split'] == 'eval' else m)
+  return results, renamed
+
+
 def load(study_dir: str) -> Study:
   plan = layout.read_plan(study_dir)
   if plan is None:
@@ -63,8 +84,9 @@ def load(study_dir: str) -> Study:
               'missing', arm=entry.get('arm') or entry['group'])
     results_path = os.path.join(path, trainer.RESULTS_FILE)
     if os.path.exists(results_path):
-      run.status, run.results = 'finished', _read_json(results_path)
-      run.metrics = metrics_writer.read(path)
+      run.status = 'finished'
+      run.results, run.metrics = _in_current_names(
+          _read_json(results_path), metrics_writer.read(path))
       config_path = os.path.join(path, 'config.json')
       run.config = _read_json(config_path) if os.path.exists(config_path) else None
       run.commits = provenance.commits(path)

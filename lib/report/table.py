@@ -49,7 +49,7 @@ def aggregate(runs, target: float, best: str | None = None) -> dict:
   if best:
     row.update(summaries(best_key(best), [m.best_acc for m in ms], 100))
   row.update(summaries('train_test_gap', [m.gap for m in ms], 100))
-  row.update(summaries('train_test_gap_inference', [m.eval_gap for m in ms], 100))
+  row.update(summaries('train_test_gap_inference', [m.inference_gap for m in ms], 100))
   row.update(summaries('steps_to_train_target', steps))
   row['reached_train_target'] = sum(s is not None for s in steps)
   row.update(summaries('wall_s', [m.wall_s for m in ms]))

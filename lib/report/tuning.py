@@ -135,7 +135,7 @@ def arm_rows(study: Study, tuned_fields: list[str], shared: dict,
       row.update({f'{regime}_mean': s.mean, f'{regime}_std': s.std,
                   f'{regime}_ci_low': s.ci_low, f'{regime}_ci_high': s.ci_high,
                   f'{regime}_n': s.n})
-      gap = stats.summarize([None if m.eval_gap is None else 100 * m.eval_gap for m in ms])
+      gap = stats.summarize([None if m.inference_gap is None else 100 * m.inference_gap for m in ms])
       steps = [m.steps_to_target for m in ms if m.steps_to_target is not None]
       row.update({f'{regime}_gap': gap.mean, f'{regime}_reached': len(steps),
                   f'{regime}_steps': float(np.mean(steps)) if steps else math.nan})
@@ -148,7 +148,7 @@ def arm_rows(study: Study, tuned_fields: list[str], shared: dict,
 # accuracy (pairs where both reached it).
 METRICS = {
     'test acc': lambda m: 100 * m.test_acc,
-    'gap, inference': lambda m: None if m.eval_gap is None else 100 * m.eval_gap,
+    'gap, inference': lambda m: None if m.inference_gap is None else 100 * m.inference_gap,
     'steps to target': lambda m: m.steps_to_target,
 }
 

@@ -11,7 +11,7 @@
 import json
 import os
 
-from lib import trainer
+from lib import atomic, trainer
 
 PLAN_FILE = 'sweep.json'
 FAILED_FILE = 'FAILED'
@@ -52,11 +52,7 @@ def clear_failure(study_dir: str, run_name: str) -> None:
 
 
 def write_json(path: str, obj) -> None:
-  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-  tmp = f'{path}.tmp{os.getpid()}'  # Array tasks may write at the same time.
-  with open(tmp, 'w') as f:
-    json.dump(obj, f, indent=2, default=list)
-  os.replace(tmp, path)
+  atomic.write_json(path, obj, default=list)
 
 
 def read_plan(study_dir: str) -> dict | None:

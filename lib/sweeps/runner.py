@@ -4,7 +4,8 @@ records a failing run as failed without stopping the others.
 A finished run has results.json; anything else runs (again). Resuming is the
 loop's own (lib/trainer.py): it restores a run's checkpoint, or a seed
 group's stacked one (lib/multi_seed.py). Every run also records its training
-split's accuracy in inference mode ('train_eval'), for the report's gap. A failure leaves RUN/FAILED holding the error; the next
+split's accuracy in inference mode (results.json's train_inference_accuracy),
+for the report's gap. A failure leaves RUN/FAILED holding the error; the next
 invocation tries that run again.
 """
 import dataclasses

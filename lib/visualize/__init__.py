@@ -9,7 +9,7 @@ directory (see experiments/visualize.py).
   filters.py       the first conv layer's kernels as a grid of images.
   feature_maps.py  the conv/pool stages' responses to one input image.
   confusion.py     test-split predictions, confusion matrix, per-class P/R/F1.
-  curves.py        train and eval loss and accuracy against the step.
+  curves.py        training and evaluation loss and accuracy against the step.
   weights.py       a first dense layer's weights reshaped as images (logistic
                    regression: one per class; MLP: a grid of hidden units).
   workdir.py       restores a run and writes all of the above to RUN/figures/

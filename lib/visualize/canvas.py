@@ -4,7 +4,6 @@ Every figure is rasterized once: the same uint8 HxWx3 array is written as the
 PNG and logged to TensorBoard. Figures have a fixed size in pixels (DPI 100),
 so a figure of a given content always has the same size on every machine.
 """
-import os
 
 import matplotlib
 
@@ -15,6 +14,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
+
+from lib import atomic
 
 DPI = 100
 
@@ -34,10 +35,8 @@ def to_rgb(fig: Figure) -> np.ndarray:
 
 
 def save_png(image: np.ndarray, path: str) -> None:
-  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-  tmp = path + '.tmp.png'
-  Image.fromarray(image).save(tmp)
-  os.replace(tmp, path)  # A reader never sees half a PNG.
+  with atomic.replacing(path, 'wb') as f:  # A reader never sees half a PNG.
+    Image.fromarray(image).save(f, format='PNG')
 
 
 def mosaic(tiles: np.ndarray, ncols: int, pad: int = 1) -> np.ndarray:

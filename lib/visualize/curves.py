@@ -1,4 +1,4 @@
-"""Learning curves: train and eval loss and accuracy against the step."""
+"""Learning curves: training and evaluation loss and accuracy against the step."""
 import numpy as np
 
 from lib.visualize import canvas
@@ -20,8 +20,8 @@ def draw(records: list[dict], title: str, steps_per_epoch: int = 0) -> np.ndarra
   fig = canvas.new_figure(*SIZE)
   loss_ax, acc_ax = fig.subplots(1, 2)
   # Evaluations while training: 'validation' where the run held some out,
-  # else 'eval' (the test split).
-  during = 'validation' if any(r['split'] == 'validation' for r in records) else 'eval'
+  # else 'test'.
+  during = 'validation' if any(r['split'] == 'validation' for r in records) else 'test'
   styles = {'train': dict(color='#1f77b4', lw=1.2, alpha=0.9),
             during: dict(color='#d62728', lw=1.6, marker='o', ms=3)}
   labels = {'train': 'train (mean since last log, train mode)',

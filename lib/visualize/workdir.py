@@ -14,7 +14,7 @@ import ml_collections
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from lib import checkpointing, errors, metrics_writer, trainer
+from lib import atomic, checkpointing, errors, metrics_writer, trainer
 from lib.data import pipeline
 from lib.visualize import canvas, confusion, curves, feature_maps, filters
 from lib.visualize import probe, weights
@@ -177,7 +177,7 @@ def pick_test_images(run: trainer.Run, n: int
   chosen = (chosen + fallback)[:n]
   chosen.sort(key=lambda item: item[1])
   names = class_names(run)
-  split = run.config.data.eval_split
+  split = run.config.data.test_split
   captions = [f'{split} example {index} (true class {names[label]})'
               for _, index, label in chosen]
   images = np.stack([image for image, _, _ in chosen])
@@ -285,7 +285,7 @@ def _confusion(out, run, variables, names, what, summary):
   labels, preds = confusion.predict(run.model, variables,
                                     run.data.eval_batches())
   report = confusion.classification_report(labels, preds, names)
-  split = run.config.data.eval_split
+  split = run.config.data.test_split
   report = {'split': split, 'step': out.step, **report}
   _write_report(os.path.join(out.dir, REPORT_FILE), report)
   summary.report = report
@@ -298,9 +298,8 @@ def _write_report(path: str, report: dict) -> None:
   text = json.dumps({**report, 'confusion_matrix': rows}, indent=2)
   for row in rows:
     text = text.replace(json.dumps(row), row, 1)
-  with open(path + '.tmp', 'w') as f:
+  with atomic.replacing(path) as f:
     f.write(text + '\n')
-  os.replace(path + '.tmp', path)
 
 
 def _curves(out, workdir, run, what, summary):
