@@ -92,10 +92,11 @@ def _patch_program(module) -> None:
   module.Program.__init__ = program_init
   module.Run.__init__ = _timed('run_setup', module.Run.__init__)
   module.evaluate = _timed('evaluate', module.evaluate)
-  module._train = _timed('train_loop', module._train)  # pylint: disable=protected-access
-  module._Records.train = _timed('records_train', module._Records.train)  # pylint: disable=protected-access
-  module._Records.close = _timed('records_close', module._Records.close)  # pylint: disable=protected-access
-  module._Records.eval = _timed('records_eval', module._Records.eval)  # pylint: disable=protected-access
+  module.train = _timed('train_loop', module.train)
+  from lib import records  # pylint: disable=g-import-not-at-top
+  records.Records.train = _timed('records_train', records.Records.train)
+  records.Records.close = _timed('records_close', records.Records.close)
+  records.Records.evaluated = _timed('records_eval', records.Records.evaluated)
 
 
 PATCHES = {
