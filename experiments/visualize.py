@@ -13,6 +13,14 @@ classification_report.json), learning curves (learning_curves.png), and for
 logistic regression and MLPs the first layer's weights as images
 (first_layer_weights.png). Figures that do not apply to the model are skipped
 with a note.
+
+From imported ImageNet weights instead of a run (the lecture's picture: an
+AlexNet's 64 first-layer filters of 11x11x3, and each stage's response):
+  python -m experiments.visualize --init_from=alexnet-owt-7be5be79.pth \
+      --image=cat.jpg --out=figures/alexnet
+draws filters.png and feature_maps_<image>.png into --out (default: beside
+the file, <file>_figures/); the model is found from the file's tensors, or
+named with --model.
 """
 from absl import flags
 
@@ -31,11 +39,25 @@ _INVERT = flags.DEFINE_bool(
 _DATA_DIR = flags.DEFINE_string(
     'data_dir', None, "Where the dataset is prepared, if not the run's "
     'config.data.data_dir (e.g. a run trained on another machine).')
-flags.mark_flags_as_required(['workdir'])
+_INIT_FROM = flags.DEFINE_string(
+    'init_from', None, 'A torchvision or timm ImageNet checkpoint '
+    '(.safetensors, or .pth with torch installed) to draw instead of a run.')
+_MODEL = flags.DEFINE_string(
+    'model', None, 'With --init_from: the zoo model (alexnet, resnet18, ...); '
+    "found from the file's tensors when not given.")
+_OUT = flags.DEFINE_string(
+    'out', None, 'With --init_from: the folder for the figures (default: '
+    '<file>_figures beside the file).')
 
 
 def main(argv):
   del argv
+  if _INIT_FROM.value is not None:
+    _draw_imported()
+    return
+  if _WORKDIR.value is None:
+    cli.fail('give --workdir=RUN (a run of experiments.train) or '
+             '--init_from=FILE (imported weights)')
   from lib.visualize import workdir  # pylint: disable=g-import-not-at-top
   summary = workdir.visualize(_WORKDIR.value, _IMAGE.value, _NUM_IMAGES.value,
                               _DATA_DIR.value, _INVERT.value)
@@ -49,6 +71,16 @@ def main(argv):
           f"{workdir.REPORT_FILE}")
   for note in summary.notes:
     print(f'note: {note}')
+
+
+def _draw_imported():
+  from lib.visualize import imported  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  out = _OUT.value or os.path.splitext(_INIT_FROM.value)[0] + '_figures'
+  written = imported.draw(_INIT_FROM.value, _IMAGE.value, out, _MODEL.value)
+  print(f'figures of {_INIT_FROM.value}:')
+  for path in written.values():
+    print(f'  {path}')
 
 
 if __name__ == '__main__':

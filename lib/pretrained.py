@@ -173,6 +173,19 @@ def _open(path: str) -> dict[str, np.ndarray]:
           if hasattr(v, 'detach')}
 
 
+def keys_of(path: str) -> set[str]:
+  """The checkpoint's torch keys (a .safetensors file's without reading
+  its tensors)."""
+  if path.endswith('.safetensors') and os.path.isfile(path):
+    from safetensors import safe_open  # pylint: disable=g-import-not-at-top
+    try:
+      with safe_open(path, 'numpy') as f:
+        return set(_strip_prefix(dict.fromkeys(f.keys())))
+    except Exception:  # pylint: disable=broad-except
+      pass  # _open says what is wrong in one line.
+  return set(_strip_prefix(_open(path)))
+
+
 def _strip_prefix(tensors: dict) -> dict:
   """nn.DataParallel's 'module.' prefix, as torch users meet it."""
   if tensors and all(k.startswith('module.') for k in tensors):
