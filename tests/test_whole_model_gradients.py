@@ -40,10 +40,19 @@ FAST = ['logistic_regression', 'mlp', 'cnn', 'lenet5', 'resnet20',
         # Where the max_pool and pool_first rewrites meet saturating
         # activations and LeNet's max pooling (the sweeps run these).
         'cnn:activation=tanh', 'cnn:activation=sigmoid;pooling=max',
-        'lenet5:pooling=max']
+        'lenet5:pooling=max',
+        # The norm layers (under a norm, pool_first is off) and a plain
+        # ResNet (issue 27): 57 s of CPU time in a process of their own
+        # (2026-12-03, 2-core AMD EPYC VM at load 5).
+        'cnn:norm=batch;pooling=max', 'cnn:norm=group',
+        'cnn:norm=layer;activation=tanh', 'resnet20:shortcut=none;norm=group']
 SLOW = ['alexnet', 'alexnet_paper', 'resnet18', 'resnet34', 'resnet50',
         'resnet101', 'resnet152', 'resnet32', 'resnet44', 'resnet56',
-        'resnet110']
+        'resnet110',
+        # The other norm and shortcut settings: projections without a norm,
+        # max pooling after a LayerNorm in the ImageNet plain net's stem.
+        'lenet5:norm=group;pooling=max', 'resnet20:norm=none;shortcut=projection',
+        'resnet18:norm=layer;shortcut=none']
 
 
 def _errors(models: list[str], batch: int = 2) -> list[dict]:
