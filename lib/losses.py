@@ -13,8 +13,6 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from lib import errors
-
 
 def per_example_loss(logits: jax.Array, labels: jax.Array,
                      label_smoothing: float = 0.0) -> jax.Array:
@@ -29,13 +27,6 @@ def per_example_loss(logits: jax.Array, labels: jax.Array,
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
   targets = optax.smooth_labels(jax.nn.one_hot(labels, logits.shape[-1]), a)
   return optax.softmax_cross_entropy(logits, targets)
-
-
-def check_label_smoothing(a: float) -> None:
-  if not 0 <= a < 1:
-    raise errors.UserError(
-        f'train.label_smoothing must be in [0, 1) (the weight of the uniform '
-        f'target; 0: off); got {a!r}')
 
 
 def correct(logits: jax.Array, labels: jax.Array) -> jax.Array:

@@ -114,6 +114,8 @@ def _check_values(config: ml_collections.ConfigDict) -> None:
       (train.eval_every_epochs > 0, 'train.eval_every_epochs must be > 0'),
       (train.num_steps >= 0 and train.num_epochs >= 0,
        'train.num_steps and train.num_epochs must be >= 0'),
+      (0 <= train.label_smoothing < 1,
+       'train.label_smoothing must be in [0, 1) (0: off)'),
   ]
   if 'dropout' in config.model:
     checks.append((0 <= config.model.dropout < 1,
@@ -220,7 +222,8 @@ class Program:
     self.init = init_with_rate
     update = train_step.make_train_step(
         run.train_model, run.tx, config.data.random_shift,
-        config.train.grad_accum_steps, run.learning_rate)
+        config.train.grad_accum_steps, run.learning_rate,
+        label_smoothing=config.train.label_smoothing)
     step = train_step.make_step(update, config.data.pipeline, batch_size,
                                 stacked, batch_sharding)
     if self.device:

@@ -16,7 +16,7 @@ import optax
 import pytest
 
 from configs import common
-from lib import errors, losses, models, optim, train_step
+from lib import errors, losses, models, optim, train_step, trainer
 
 
 def _log_softmax64(logits):
@@ -92,10 +92,15 @@ def test_the_train_step_trains_on_the_smoothed_loss():
 
 @pytest.mark.parametrize('a', [-0.1, 1.0, 1.5])
 def test_bad_label_smoothing_is_refused(a):
-  with pytest.raises(errors.UserError, match=r'label_smoothing must be in \[0, 1\)'):
-    losses.check_label_smoothing(a)
-  losses.check_label_smoothing(0.0)
-  losses.check_label_smoothing(0.1)
+  """By the checks trainer.Run makes before anything is written."""
+  config = common.base_config('digits')
+  config.train.label_smoothing = a
+  with pytest.raises(errors.UserError,
+                     match=r'train.label_smoothing must be in \[0, 1\)') as e:
+    trainer.Run.check_values(config)
+  assert f'got the config\'s value: {a!r}' in str(e.value)
+  config.train.label_smoothing = 0.1
+  trainer.Run.check_values(config)
 
 
 def _optimizer(**fields) -> ml_collections.ConfigDict:
