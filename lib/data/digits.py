@@ -12,7 +12,6 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from lib.data import embedded
-from lib.data.embedded import SPLIT_SEED, TEST_FRACTION  # pylint: disable=unused-import
 
 
 class Digits(embedded.CsvBuilder):
