@@ -24,7 +24,7 @@ def get_config(arg: str | None = None):
   config.model = common.model(
       'cnn', features=(32, 64, 128), convs_per_block=2, kernel_size=3,
       activation='relu', pooling='max', dense=(256,), dropout=0.5,
-      dropout_placement='dense')
+      dropout_placement='dense', norm='none')
   config.data.random_shift = 4
   config.optimizer.name = 'adam'
   config.optimizer.learning_rate = 1e-3

@@ -30,11 +30,14 @@ def get_config(arg: str | None = None):
   config.data.pipeline = 'grain'
   config.data.augment = 'cifar'
   config.model = common.model('resnet20', activation='relu',
-                              shortcut='zeros', dropout=0.0)
+                              shortcut='zeros', norm='batch', dropout=0.0)
   config.optimizer.name = 'momentum'
   config.optimizer.momentum = 0.9
   config.optimizer.learning_rate = 0.1
   config.optimizer.weight_decay = 1e-4
+  # He et al. decayed every parameter, BatchNorm's scales and biases too
+  # (torchvision's recipe as well); 'kernels' would spare them.
+  config.optimizer.weight_decay_mask = 'all'
   config.optimizer.schedule = 'step'
   config.optimizer.step_epochs = ()
   config.optimizer.step_at_steps = (32_000, 48_000)

@@ -23,7 +23,7 @@ def get_config(arg: str | None = None):
   config.model = common.model(
       'cnn', features=(32, 64), convs_per_block=2, kernel_size=3,
       activation='relu', pooling='max', dense=(128,), dropout=0.5,
-      dropout_placement='dense')
+      dropout_placement='dense', norm='none')
   config.optimizer.name = 'adam'
   config.optimizer.learning_rate = 2e-3
   config.optimizer.schedule = 'cosine'

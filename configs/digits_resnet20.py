@@ -21,7 +21,7 @@ def get_config(arg: str | None = None):
   config = common.base_config(dataset='digits')
   config.data.random_shift = 1
   config.model = common.model('resnet20', activation='relu', shortcut='zeros',
-                              dropout=0.0)
+                              norm='batch', dropout=0.0)
   config.optimizer.name = 'momentum'
   config.optimizer.learning_rate = 0.1
   config.optimizer.weight_decay = 1e-4

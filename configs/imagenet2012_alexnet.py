@@ -42,6 +42,9 @@ def get_config(arg: str | None = None):
   config.optimizer.name = 'momentum'
   config.optimizer.momentum = 0.9
   config.optimizer.weight_decay = 5e-4
+  # The paper's update rule decays the weights w, and cuda-convnet's layer
+  # files give a weight cost to weights only: no decay on the biases.
+  config.optimizer.weight_decay_mask = 'kernels'
   config.optimizer.schedule = 'step'
   config.optimizer.step_epochs = (30, 60, 80)
   config.train.batch_size = 128

@@ -33,10 +33,13 @@ def get_config(arg: str | None = None):
   config.data.image_size = 224
   config.data.worker_count = 16  # Decoding and cropping JPEGs needs processes.
   config.model = common.model('resnet50', activation='relu', pooling='max',
-                              dropout=0.0)
+                              shortcut='projection', norm='batch', dropout=0.0)
   config.optimizer.name = 'momentum'
   config.optimizer.momentum = 0.9
   config.optimizer.weight_decay = 1e-4
+  # He et al. decayed every parameter, BatchNorm's scales and biases too
+  # (torchvision's recipe as well); 'kernels' would spare them.
+  config.optimizer.weight_decay_mask = 'all'
   config.optimizer.schedule = 'step'
   config.optimizer.step_epochs = (30, 60)
   config.train.batch_size = 256

@@ -23,7 +23,7 @@ from configs import common
 def get_config(arg: str | None = None):
   config = common.base_config(dataset='mnist')
   config.model = common.model('lenet5', activation='tanh', pooling='mean',
-                              dropout=0.0)
+                              dropout=0.0, norm='none')
   config.optimizer.name = 'adam'
   config.optimizer.learning_rate = 1e-3
   config.optimizer.schedule = 'cosine'

@@ -56,6 +56,7 @@ def _model_settings(model_config) -> dict[str, dataclasses.Field]:
   cls = models.MODELS.get(model_config.get('name'))
   if cls is None:
     return {}
+  cls = getattr(cls, 'func', cls)  # The ResNet depths are partials.
   return {f.name: f for f in dataclasses.fields(cls)
           if f.name not in ('parent', 'name', 'num_outputs', 'dtype')}
 
