@@ -34,6 +34,13 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
   # How the 'cifar' crop and random_shift fill the border: np.pad's mode
   # ('constant': zeros, as He et al.; 'reflect', 'edge', 'symmetric').
   c.data.pad_mode = 'constant'
+  # Mixup (Zhang et al. 2018) and cutmix (Yun et al. 2019) in the train step,
+  # after the augmentation, as timm's Mixup ('batch' mode; lib/data/mix.py):
+  # lam ~ Beta(alpha, alpha), 0 = off (timm's recipes: 0.8 and 1.0); with
+  # both on, cutmix with probability mix_switch_prob (timm's switch_prob).
+  c.data.mixup_alpha = 0.0
+  c.data.cutmix_alpha = 0.0
+  c.data.mix_switch_prob = 0.5
   c.data.image_size = 0            # Resize/crop target for 'imagenet'; 0 = native.
   c.data.positive_class = -1       # >= 0: binary task "this class vs the rest".
   c.data.worker_count = 0          # grain worker processes (0 = in-process).
@@ -75,6 +82,11 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
   # Train on (1 - a) * one_hot + a / classes instead of the one-hot label
   # (Szegedy et al. 2016; 0.1 in Inception v3 and timm's recipes); 0: off.
   c.train.label_smoothing = 0.0
+  # > 0: evaluate an average of the weights (and BatchNorm statistics),
+  # ema <- decay * ema + (1 - decay) * weights after every step (lib/ema.py;
+  # timm's ModelEmaV2, e.g. 0.9998); the trained weights' figures are
+  # logged beside it as raw_loss and raw_accuracy. 0: off.
+  c.train.ema_decay = 0.0
   c.train.log_every_steps = 50
   c.train.eval_every_epochs = 1.0
   # A checkpoint every this many steps (0: a tenth of the run, but not within

@@ -38,3 +38,23 @@ def correct(logits: jax.Array, labels: jax.Array) -> jax.Array:
 def num_outputs(num_classes: int) -> int:
   """A two-class task is trained as one sigmoid output."""
   return 1 if num_classes == 2 else num_classes
+
+
+def soft_targets(labels: jax.Array, num_outputs: int,
+                 label_smoothing: float = 0.0) -> jax.Array:
+  """The targets per_example_loss trains on, as arrays that can be mixed
+  (lib/data/mix.py): smoothed one-hot rows [n, num_outputs], or the smoothed
+  0/1 target [n] of the one-output task."""
+  a = label_smoothing
+  if num_outputs == 1:
+    targets = labels.astype(jnp.float32)
+    return targets * (1 - a) + a / 2 if a else targets
+  return optax.smooth_labels(jax.nn.one_hot(labels, num_outputs), a)
+
+
+def soft_target_loss(logits: jax.Array, targets: jax.Array) -> jax.Array:
+  """Per-example cross-entropy on soft targets (soft_targets' shapes)."""
+  logits = logits.astype(jnp.float32)
+  if logits.shape[-1] == 1:
+    return optax.sigmoid_binary_cross_entropy(logits[:, 0], targets)
+  return optax.softmax_cross_entropy(logits, targets)

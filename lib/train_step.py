@@ -15,8 +15,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from lib import freezing, losses
-from lib.data import device_augment, pipeline
+from lib import ema, freezing, losses
+from lib.data import device_augment, mix, pipeline
 
 
 @flax.struct.dataclass
@@ -28,16 +28,29 @@ class TrainState:
   rng: jax.Array          # uint32[2] key; each step uses fold_in(rng, step).
 
 
+@flax.struct.dataclass
+class AveragedTrainState(TrainState):
+  """The state of a run with train.ema_decay > 0: also an average of the
+  weights (lib/ema.py). A subclass, so that a run without it saves the
+  state it always did."""
+  ema: Any                # {'params': ..., 'model_state': ...}
+
+
 def init_state(model: nn.Module, tx: optax.GradientTransformation,
-               image_shape: tuple[int, ...], seed: int) -> TrainState:
-  """Fresh state; jit it with replicated out_shardings to place it."""
+               image_shape: tuple[int, ...], seed: int,
+               with_ema: bool = False) -> TrainState:
+  """Fresh state; jit it with replicated out_shardings to place it.
+  `with_ema`: it keeps an average of the weights (train.ema_decay > 0)."""
   init_key, step_key = jax.random.split(jax.random.PRNGKey(seed))
   dummy = jnp.zeros((1, *image_shape), jnp.float32)
   variables = model.init({'params': init_key}, dummy, train=False)
   params = variables.pop('params')
-  return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                    model_state=dict(variables), opt_state=tx.init(params),
-                    rng=step_key)
+  model_state = dict(variables)
+  fields = dict(step=jnp.zeros((), jnp.int32), params=params,
+                model_state=model_state, opt_state=tx.init(params), rng=step_key)
+  if with_ema:
+    return AveragedTrainState(**fields, ema=ema.init(params, model_state))
+  return TrainState(**fields)
 
 
 def loss_and_grads(model: nn.Module, params, model_state, images, labels,
@@ -46,12 +59,16 @@ def loss_and_grads(model: nn.Module, params, model_state, images, labels,
   with `label_smoothing`, lib/losses.py), its gradient with
   respect to `params`, the logits and the updated model state. `model` is
   the train model: built with the CPU gradient rewrites where they are on
-  (lib/models build(..., rewrites=...))."""
+  (lib/models build(..., rewrites=...)). Float `labels` are soft targets,
+  already smoothed and mixed (lib/data/mix.py)."""
   def loss_fn(params):
     logits, new_model_state = model.apply(
         {'params': params, **model_state}, images, train=True,
         rngs={'dropout': dropout_rng}, mutable=list(model_state))
-    loss = losses.per_example_loss(logits, labels, label_smoothing).mean()
+    if jnp.issubdtype(labels.dtype, jnp.floating):
+      loss = losses.soft_target_loss(logits, labels).mean()
+    else:
+      loss = losses.per_example_loss(logits, labels, label_smoothing).mean()
     return loss, (logits, dict(new_model_state))
   (loss, (logits, new_model_state)), grads = jax.value_and_grad(
       loss_fn, has_aux=True)(params)
@@ -63,7 +80,9 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
                     grad_accum_steps: int = 1,
                     learning_rate: Callable | None = None,
                     label_smoothing: float = 0.0,
-                    trainable: str | tuple = 'all'
+                    trainable: str | tuple = 'all',
+                    mixing: mix.Recipe = mix.Recipe(),
+                    ema_decay: float = 0.0
                     ) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
   """The step of the train model `model` (see loss_and_grads);
   `augmentation`: what the step applies to its batch on device
@@ -71,7 +90,9 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
   `learning_rate(opt_state)`, when given, is logged with its metrics;
   `label_smoothing`: config.train.label_smoothing; parameters outside
   `trainable` (train.trainable, lib/freezing.py) get no gradient, and their
-  modules' BatchNorm statistics stay as they were."""
+  modules' BatchNorm statistics stay as they were; `mixing`: mixup and
+  cutmix (mix.recipe(config.data)), after the augmentation, from the step's
+  key; `ema_decay`: config.train.ema_decay (the state's `ema`, lib/ema.py)."""
   compute_grads = functools.partial(loss_and_grads, model,
                                     label_smoothing=label_smoothing)
 
@@ -110,10 +131,12 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
     dropout_rng, augment_rng = jax.random.split(step_rng)
     images = device_augment.apply(batch['image'], augment_rng, augmentation)
     images, labels = pipeline.to_float(images), batch['label']
+    images, targets = mix.apply(images, labels, augment_rng, mixing,
+                                model.num_outputs, label_smoothing)
 
     compute = compute_grads if grad_accum_steps == 1 else accumulated
     loss, logits, model_state, grads = compute(
-        state.params, state.model_state, images, labels, dropout_rng)
+        state.params, state.model_state, images, targets, dropout_rng)
     grads = freezing.zero_frozen(grads, trainable)
     model_state = freezing.keep_frozen_statistics(model_state, state.model_state,
                                                   trainable)
@@ -121,6 +144,9 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
     new_state = state.replace(step=state.step + 1,
                               params=optax.apply_updates(state.params, updates),
                               model_state=model_state, opt_state=opt_state)
+    if ema_decay:
+      new_state = new_state.replace(ema=ema.update(
+          state.ema, new_state.params, model_state, ema_decay))
     metrics = {
         'loss': loss,
         'accuracy': losses.correct(logits, labels).mean(),
@@ -178,13 +204,14 @@ def make_step(update: Callable, pipeline_name: str, batch_size: int,
 
 def make_eval_step(model: nn.Module, stacked: bool = False
                    ) -> Callable[[TrainState, dict], dict]:
-  """Sums of loss and correct predictions over a batch; per seed if stacked."""
+  """Sums of loss and correct predictions over a batch; per seed if stacked.
+  A state with an average of the weights (lib/ema.py) is evaluated on it,
+  and on its trained weights too: raw_loss_sum and raw_correct."""
 
-  def eval_step(state: TrainState, batch: dict) -> dict:
+  def sums(params, model_state, batch: dict) -> dict:
     """Sums over the real (mask=1) examples; padding contributes nothing."""
-    variables = {'params': state.params, **state.model_state}
-    logits = model.apply(variables, pipeline.to_float(batch['image']),
-                         train=False)
+    logits = model.apply({'params': params, **model_state},
+                         pipeline.to_float(batch['image']), train=False)
     mask = batch['mask'].astype(jnp.float32)
     per_example = losses.per_example_loss(logits, batch['label'])
     return {
@@ -192,5 +219,13 @@ def make_eval_step(model: nn.Module, stacked: bool = False
         'correct': (losses.correct(logits, batch['label']) * mask).sum(),
         'count': mask.sum(),
     }
+
+  def eval_step(state: TrainState, batch: dict) -> dict:
+    out = sums(state.params, state.model_state, batch)
+    if not isinstance(state, AveragedTrainState):
+      return out
+    raw = out
+    out = sums(state.ema['params'], state.ema['model_state'], batch)
+    return {**out, 'raw_loss_sum': raw['loss_sum'], 'raw_correct': raw['correct']}
 
   return jax.vmap(eval_step, in_axes=(0, None)) if stacked else eval_step

@@ -31,11 +31,12 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from lib import atomic, checkpoint_schedule, config_history, cpu_gradients, errors
+from lib import atomic, checkpoint_schedule, config_history, cpu_gradients, ema
+from lib import errors
 from lib import flops, losses, models, optim, parallel, preemption, progress
 from lib import records as records_lib
 from lib import session, train_step, xla_cpu
-from lib.data import pipeline
+from lib.data import mix, pipeline
 
 COMPUTE_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 RESULTS_FILE = 'results.json'
@@ -47,6 +48,8 @@ class Run:
   def __init__(self, config: ml_collections.ConfigDict):
     self.config = config
     _check_values(config)
+    self.mixing = mix.recipe(config.data)  # Mixup and cutmix, checked.
+    ema.check_decay(config.train.ema_decay)
     if config.train.compute_dtype not in COMPUTE_DTYPES:
       raise errors.unknown_name('compute_dtype', config.train.compute_dtype,
                                 COMPUTE_DTYPES)
@@ -95,7 +98,7 @@ class Run:
 
   def init_state(self) -> train_step.TrainState:
     return train_step.init_state(self.model, self.tx, self.data.spec.image_shape,
-                                 self.config.seed)
+                                 self.config.seed, self.config.train.ema_decay > 0)
 
 
 def _check_values(config: ml_collections.ConfigDict) -> None:
@@ -173,16 +176,18 @@ class Preempted(Exception):
 
 
 def evaluate(eval_fn, state, batches) -> dict:
-  """Mean loss and accuracy over `batches`: floats, or arrays [S] if stacked."""
+  """Mean loss and accuracy over `batches`: floats, or arrays [S] if stacked;
+  with an average of the weights, its figures, and raw_loss and
+  raw_accuracy of the trained weights."""
   sums = None
   for batch in batches:
     out = eval_fn(state, batch)
     sums = out if sums is None else jax.tree.map(jnp.add, sums, out)
   sums = jax.device_get(sums)
-  loss, accuracy = sums['loss_sum'] / sums['count'], sums['correct'] / sums['count']
-  if np.ndim(loss) == 0:
-    return {'loss': float(loss), 'accuracy': float(accuracy)}
-  return {'loss': loss, 'accuracy': accuracy}
+  out = {f'{raw}{k}': sums[f'{raw}{total}'] / sums['count']
+         for raw in ('', 'raw_') if f'{raw}correct' in sums
+         for k, total in (('loss', 'loss_sum'), ('accuracy', 'correct'))}
+  return {k: float(v) for k, v in out.items()} if np.ndim(sums['count']) == 0 else out
 
 
 class Program:
@@ -206,7 +211,8 @@ class Program:
     # The learning rate is a value in the state (lib/optim.py): one program
     # trains every learning rate of a study's tuned axis.
     def init(seed, learning_rate):
-      state = train_step.init_state(run.model, run.tx, data.spec.image_shape, seed)
+      state = train_step.init_state(run.model, run.tx, data.spec.image_shape, seed,
+                                    config.train.ema_decay > 0)
       return state.replace(
           opt_state=optim.with_learning_rate(state.opt_state, learning_rate))
     compiled_init = jax.jit(jax.vmap(init) if stacked else init,
@@ -223,6 +229,7 @@ class Program:
     update = train_step.make_train_step(
         run.train_model, run.tx, config.data.random_shift,
         config.train.grad_accum_steps, run.learning_rate,
+        mixing=run.mixing, ema_decay=config.train.ema_decay,
         label_smoothing=config.train.label_smoothing)
     step = train_step.make_step(update, config.data.pipeline, batch_size,
                                 stacked, batch_sharding)
@@ -370,8 +377,8 @@ def _results(program: Program, configs: Sequence[ml_collections.ConfigDict],
     # The training split in inference mode, where asked for: 'train_inference_*'.
     for split, name in (('validation', 'validation'), ('test', 'test'),
                         ('train', 'train_inference')):
-      for k in ('accuracy', 'loss'):
-        if split in last:
+      for k in ('accuracy', 'loss', 'raw_accuracy', 'raw_loss'):
+        if k in last.get(split, {}):
           r[f'{name}_{k}'] = float(last[split][k][i])
     r.update({'learning_rate': float(c.optimizer.learning_rate),
               # Shared by the seeds of one program.
