@@ -7,8 +7,12 @@ parameters get optax.set_to_zero (optax.multi_transform in lib/optim.py),
 so no decay or momentum moves them, and the train step zeroes their
 gradients before anything reads them (lib/train_step.py), so XLA drops
 their part of the backward pass. Their BatchNorm running statistics are
-kept as they were; in the forward pass a frozen BatchNorm still normalizes
-by the batch's own statistics, as PyTorch's train mode does.
+kept as they were. With 'head' (a linear probe) the forward pass runs as in
+evaluation, as PyTorch users run a probe's frozen backbone in eval mode:
+BatchNorm normalizes by its running statistics and dropout is off, so the
+head trains on the features it is evaluated on. With a module list the
+forward pass is in train mode (a frozen BatchNorm normalizes by the batch's
+statistics, as in PyTorch's train mode; only its running statistics stay).
 """
 from typing import Sequence
 
@@ -33,6 +37,11 @@ def names(trainable: str | Sequence[str]) -> tuple[str, ...] | None:
         "train.trainable is empty: use 'all', 'head' or module names "
         "separated by commas")
   return None if parts == (ALL,) else parts
+
+
+def probe(trainable: str | Sequence[str]) -> bool:
+  """Only the head trains: the forward pass runs in evaluation mode."""
+  return names(trainable) == ('head',)
 
 
 def _path(path) -> str:

@@ -317,7 +317,10 @@ def load_into(state, loaded: dict | None, stacked: bool = False):
   if loaded['batch_stats']:
     model_state['batch_stats'] = _merge(model_state['batch_stats'],
                                         loaded['batch_stats'], stacked)
-  return state.replace(params=params, model_state=model_state)
+  state = state.replace(params=params, model_state=model_state)
+  if getattr(state, 'ema', None) is not None:  # The average starts there too.
+    state = state.replace(ema={'params': params, 'model_state': model_state})
+  return state
 
 
 def start_from(state, config: ml_collections.ConfigDict, stacked: bool = False,

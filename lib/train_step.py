@@ -54,7 +54,8 @@ def init_state(model: nn.Module, tx: optax.GradientTransformation,
 
 
 def loss_and_grads(model: nn.Module, params, model_state, images, labels,
-                   dropout_rng, label_smoothing: float = 0.0):
+                   dropout_rng, label_smoothing: float = 0.0,
+                   train: bool = True):  # False: a probe (lib/freezing.py).
   """Mean cross-entropy of the batch in train mode (on smoothed targets
   with `label_smoothing`, lib/losses.py), its gradient with
   respect to `params`, the logits and the updated model state. `model` is
@@ -63,7 +64,7 @@ def loss_and_grads(model: nn.Module, params, model_state, images, labels,
   already smoothed and mixed (lib/data/mix.py)."""
   def loss_fn(params):
     logits, new_model_state = model.apply(
-        {'params': params, **model_state}, images, train=True,
+        {'params': params, **model_state}, images, train=train,
         rngs={'dropout': dropout_rng}, mutable=list(model_state))
     if jnp.issubdtype(labels.dtype, jnp.floating):
       loss = losses.soft_target_loss(logits, labels).mean()
@@ -94,7 +95,8 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
   cutmix (mix.recipe(config.data)), after the augmentation, from the step's
   key; `ema_decay`: config.train.ema_decay (the state's `ema`, lib/ema.py)."""
   compute_grads = functools.partial(loss_and_grads, model,
-                                    label_smoothing=label_smoothing)
+                                    label_smoothing=label_smoothing,
+                                    train=not freezing.probe(trainable))
 
   def accumulated(params, model_state, images, labels, dropout_rng):
     """Same as compute_grads over the batch, run in `grad_accum_steps` slices.

@@ -35,7 +35,7 @@ from lib import atomic, checkpoint_schedule, config_history, cpu_gradients, ema
 from lib import errors
 from lib import flops, losses, models, optim, parallel, preemption, progress
 from lib import records as records_lib
-from lib import session, train_step, xla_cpu
+from lib import pretrained, session, train_step, xla_cpu
 from lib.data import mix, pipeline
 
 COMPUTE_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
@@ -76,7 +76,8 @@ class Run:
     if self.total_steps <= 0:
       raise errors.UserError(
           'the run has no steps: set --config.train.num_epochs or num_steps > 0')
-    self.tx = optim.build(config.optimizer, self.total_steps, steps_per_epoch)
+    self.tx = optim.build(config.optimizer, self.total_steps, steps_per_epoch,
+                          config.train.get('trainable', 'all'))
     self.learning_rate = optim.current_learning_rate(
         config.optimizer, self.total_steps, steps_per_epoch)
     self.eval_every = max(1, round(config.train.eval_every_epochs * steps_per_epoch))
@@ -215,6 +216,11 @@ class Program:
                                     config.train.ema_decay > 0)
       return state.replace(
           opt_state=optim.with_learning_rate(state.opt_state, learning_rate))
+    # Imported weights (model.init_from), read and checked here, before
+    # anything is written; every seed starts from them (lib/pretrained.py).
+    weights = pretrained.read(
+        config.model, {'params': run.abstract_state.params,
+                       **run.abstract_state.model_state}, progress.say)
     compiled_init = jax.jit(jax.vmap(init) if stacked else init,
                             out_shardings=replicated,
                             compiler_options={'xla_backend_optimization_level': 0})
@@ -224,13 +230,15 @@ class Program:
       if learning_rate is None:
         rate = float(config.optimizer.learning_rate)
         learning_rate = jnp.full(jnp.shape(seed), rate, jnp.float32) if stacked else rate
-      return compiled_init(seed, learning_rate)
+      return pretrained.load_into(compiled_init(seed, learning_rate), weights,
+                                  stacked)
     self.init = init_with_rate
     update = train_step.make_train_step(
         run.train_model, run.tx, config.data.random_shift,
         config.train.grad_accum_steps, run.learning_rate,
         mixing=run.mixing, ema_decay=config.train.ema_decay,
-        label_smoothing=config.train.label_smoothing)
+        label_smoothing=config.train.label_smoothing,
+        trainable=config.train.get('trainable', 'all'))
     step = train_step.make_step(update, config.data.pipeline, batch_size,
                                 stacked, batch_sharding)
     if self.device:

@@ -60,6 +60,18 @@ def test_only_the_trained_modules_and_their_statistics_move(trainable, trained):
   assert np.isfinite(metrics['grad_norm']) and metrics['grad_norm'] > 0
 
 
+def test_a_linear_probe_trains_on_the_features_it_is_evaluated_on():
+  """trainable='head': the frozen network runs as in evaluation (running
+  statistics, no dropout), so the step's logits are the eval step's."""
+  step, state = step_and_state('head')
+  _, metrics = step(state, batch())
+  model = models.build(common.model('resnet18', stage_sizes=(1, 1, 1, 1),
+                                    width=8), 10)
+  evaluated = train_step.make_eval_step(model)(
+      state, {**batch(), 'mask': jnp.ones(8)})
+  assert np.isclose(metrics['loss'] * 8, evaluated['loss_sum'], rtol=1e-5)
+
+
 def test_all_trains_every_module_as_without_freezing():
   step, state = step_and_state('all')
   new, _ = step(state, batch())
