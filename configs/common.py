@@ -43,7 +43,10 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
   c.data.mix_switch_prob = 0.5
   c.data.image_size = 0            # Resize/crop target for 'imagenet'; 0 = native.
   c.data.positive_class = -1       # >= 0: binary task "this class vs the rest".
-  c.data.worker_count = 0          # grain worker processes (0 = in-process).
+  # grain worker processes: 0 = in-process; -1 = every core this process may
+  # use on an accelerator (decoding JPEGs), 0 on CPU (the cores compute the
+  # steps). Any count resumes any checkpoint (the position is the step).
+  c.data.worker_count = -1
   # grain's read-ahead, in batches, and its reader threads. grain's own
   # defaults (500 and 16) hold 500 batches in memory and keep 16 threads
   # decoding them after every pause, which halves a 2-core machine's step

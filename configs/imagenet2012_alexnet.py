@@ -36,7 +36,8 @@ def get_config(arg: str | None = None):
   config.data.pipeline = 'grain'
   config.data.augment = 'imagenet'
   config.data.image_size = 224
-  config.data.worker_count = 16  # Decoding and cropping JPEGs needs processes.
+  # data.worker_count: the default, every core on accelerators (JPEGs are
+  # decoded and cropped there; experiments/bench/imagenet_host.py).
   config.model = common.model('alexnet', activation='relu', pooling='max',
                               dropout=0.5)
   config.optimizer.name = 'momentum'

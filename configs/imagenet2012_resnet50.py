@@ -31,7 +31,8 @@ def get_config(arg: str | None = None):
   config.data.pipeline = 'grain'
   config.data.augment = 'imagenet'
   config.data.image_size = 224
-  config.data.worker_count = 16  # Decoding and cropping JPEGs needs processes.
+  # data.worker_count: the default, every core on accelerators (JPEGs are
+  # decoded and cropped there; experiments/bench/imagenet_host.py).
   config.model = common.model('resnet50', activation='relu', pooling='max',
                               shortcut='projection', norm='batch', dropout=0.0)
   config.optimizer.name = 'momentum'

@@ -94,29 +94,8 @@ def check_fits(directory, step: int, metadata, state_like: Any, data_iter) -> No
         f'it was saved {"with" if data.exists() else "without"} grain iterator '
         f'state and this config\'s data.pipeline is '
         f'{"grain" if data_iter is not None else "device"}; {fix}')
-  if data_iter is None:
-    return
-  # grain saves each process's own position (process_I-of-N.json); on
-  # another process count there is no position to give this process.
-  counts = sorted({p.name.rsplit('-of-', 1)[1].split('.')[0]
-                   for p in data.iterdir() if '-of-' in p.name})
-  mine = data / f'process_{jax.process_index()}-of-{jax.process_count()}.json'
-  if mine.exists() and not _same_structure(json.loads(mine.read_text()),
-                                            data_iter.get_state()):
-    # grain keeps one position per worker process: another
-    # data.worker_count cannot take it up (it would fail, or read
-    # another order without a word).
-    raise errors.UserError(
-        f'the checkpoint in {directory} holds grain iterator state '
-        'of another data.worker_count; resume with the run\'s own '
-        f'worker_count (its config.json); {fix}')
-  if counts and str(jax.process_count()) not in counts:
-    raise errors.UserError(
-        f'the checkpoint in {directory} was saved by {counts[0]} '
-        f'processes and this run has {jax.process_count()}: grain\'s '
-        f'iterator position is per process; resume with {counts[0]} '
-        'processes, or use data.pipeline=device, whose order follows '
-        'the step')
+  # Nothing more to fit: the grain iterator resumes at the checkpoint's
+  # step, whatever process and worker counts saved it (lib/checkpointing.py).
 
 
 def attempt(read) -> tuple[Any, Exception | None]:
@@ -190,15 +169,6 @@ def _set_aside(directory, step: int) -> str:
         f'cannot be moved aside ({problem}); move it out of '
         f'{directory} yourself, then run again')
   return str(target)
-
-
-def _same_structure(a, b) -> bool:
-  """Same dict keys and list lengths all the way down (values aside)."""
-  if isinstance(a, dict) and isinstance(b, dict):
-    return a.keys() == b.keys() and all(_same_structure(a[k], b[k]) for k in a)
-  if isinstance(a, list) and isinstance(b, list):
-    return len(a) == len(b) and all(map(_same_structure, a, b))
-  return not isinstance(a, (dict, list)) and not isinstance(b, (dict, list))
 
 
 def _token(key) -> str:

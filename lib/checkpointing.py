@@ -1,6 +1,11 @@
 """Orbax checkpoints of the train state and the data iterator's position.
 
-Every process takes part (Orbax coordinates multi-host saves). Saves are
+Every process takes part (Orbax coordinates multi-host saves). A checkpoint
+resumes on any topology: the state is read into this run's shardings
+(Orbax reshards), and the grain iterator is positioned at the checkpoint's
+step, the index of the next global batch, which is the same whatever the
+number of devices, processes or grain workers (lib/data/pipeline.py
+TrainBatches); the device pipeline's order is a function of the step. Saves are
 async: the step loop goes on while the previous checkpoint is written, and a
 checkpoint only counts once Orbax has committed it (half-written ones are
 never restored). Whether a committed one can be used (its bytes, its fit to
@@ -67,16 +72,18 @@ class Checkpointer:
               data_iter: grain.DatasetIterator | None) -> Any:
     """Restores into the shapes, dtypes and shardings of `state_like`.
 
-    `data_iter`, if given, is moved to the saved position in place. Raises
+    `data_iter`, if given, is moved to the checkpoint's step in place: the
+    saved iterator state (one file per process, grain's) is not read, so
+    another process or worker count resumes as well. Raises
     ChecksumMismatch if the arrays read are not the bytes that were saved.
     """
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state_like)
     items = {'state': ocp.args.StandardRestore(abstract),
              CHECKSUMS: ocp.args.JsonRestore()}
-    if data_iter is not None:
-      items['data'] = grain.checkpoint.CheckpointRestore(data_iter)
     restored = self.manager.restore(step, args=ocp.args.Composite(**items))
     integrity.verify(restored[CHECKSUMS], restored['state'])
+    if data_iter is not None:
+      data_iter.set_state({'next_batch': step})  # One global batch a step.
     return restored['state']
 
   def restore_latest(self, state_like: Any, data_iter) -> tuple[int, Any]:

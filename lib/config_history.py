@@ -20,8 +20,9 @@ HISTORY_KEY = 'config_changes'
 # Fields that change how a run is logged, checkpointed, read or computed
 # (exactly, up to float rounding), not what it learns.
 HARMLESS = frozenset({
-    # Not data.worker_count: grain's saved position is per worker process.
-    'data.data_dir', 'data.prefetch_batches',
+    # data.worker_count too: the grain iterator resumes at the step, with
+    # any number of workers (lib/data/pipeline.py TrainBatches).
+    'data.data_dir', 'data.prefetch_batches', 'data.worker_count',
     'data.read_threads', 'train.log_every_steps', 'train.eval_every_epochs',
     'train.checkpoint_every_steps', 'train.checkpoint_every_minutes',
     'train.keep_checkpoints',

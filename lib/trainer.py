@@ -234,7 +234,7 @@ class Program:
                                   stacked)
     self.init = init_with_rate
     update = train_step.make_train_step(
-        run.train_model, run.tx, config.data.random_shift,
+        run.train_model, run.tx, data.device_augmentation,
         config.train.grad_accum_steps, run.learning_rate,
         mixing=run.mixing, ema_decay=config.train.ema_decay,
         label_smoothing=config.train.label_smoothing,

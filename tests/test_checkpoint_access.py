@@ -1,5 +1,5 @@
-"""Checkpoints a process may not read, or that another process count saved:
-one line, exit 2, nothing moved, and never a hang between processes.
+"""Checkpoints a process may not read: one line, exit 2, nothing moved, and
+never a hang between processes; one another process count saved resumes.
 (issue: never lose progress.)
 
 Permissions are real: as root, the trainer whose reads must fail runs
@@ -107,16 +107,14 @@ def test_a_checkpoint_one_process_cannot_read_stops_both_at_once(shared):
   assert os.path.isdir(os.path.join(workdir, 'checkpoints', '4'))
 
 
-def test_a_grain_run_resumed_on_another_process_count_is_refused(shared):
+def test_a_grain_run_resumed_on_another_process_count_goes_on(shared):
+  """grain's iterator resumes at the checkpoint's step: its saved per-process
+  state is not needed (tests/test_resume_topology.py compares parameters)."""
   top, data, prefix = shared
   workdir = os.path.join(top, 'run')
   runs = _train([], top, data, workdir, '--config.data.pipeline=grain', processes=2)
   assert all(rc == 0 for rc, _, _ in runs), runs[0][2][-3000:]
   _unfinish(workdir)
-  [(rc, _, err)] = _train([], top, data, workdir, '--config.data.pipeline=grain')
-  assert rc == 2
-  assert err.strip().splitlines() == [
-      f'error: the checkpoint in {workdir}/checkpoints was saved by 2 processes '
-      "and this run has 1: grain's iterator position is per process; resume "
-      'with 2 processes, or use data.pipeline=device, whose order follows the step']
-  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['4']
+  [(rc, out, err)] = _train([], top, data, workdir, '--config.data.pipeline=grain')
+  assert rc == 0, err[-3000:]
+  assert 'resumed from the checkpoint at step 4' in out

@@ -270,14 +270,20 @@ class Data:
     other.seed = seed
     return other
 
-  def train_iterator(self) -> grain.DatasetIterator:
+  def train_iterator(self) -> 'TrainBatches':
     """Per-process iterator of local batches; checkpoint it with the state."""
-    ids = self._train_dataset().to_iter_dataset(grain.ReadOptions(
+    return TrainBatches(self._batches_from)
+
+  def _batches_from(self, start: int) -> grain.DatasetIterator:
+    """grain's iterator of this process's blocks of global batches start,
+    start + 1, ..."""
+    ds = self._train_dataset()
+    ids = (ds[start:] if start else ds).to_iter_dataset(grain.ReadOptions(
         num_threads=self.config.read_threads,
         prefetch_buffer_size=self.config.prefetch_batches))
-    if self.config.worker_count > 0:
+    if (workers := worker_count(self.config)) > 0:
       ids = ids.mp_prefetch(
-          grain.MultiprocessingOptions(num_workers=self.config.worker_count),
+          grain.MultiprocessingOptions(num_workers=workers),
           worker_init_fn=functools.partial(_die_with, os.getpid()))
     return iter(ids)
 
@@ -332,6 +338,50 @@ class Data:
       batches = list(ds.batch(1024).to_iter_dataset())
       return {k: np.concatenate([b[k] for b in batches]) for k in ('image', 'label')}
     return decoded.load_or_decode(self.builder, split, decode)
+
+
+def worker_count(data_config) -> int:
+  """grain's worker processes: data.worker_count, or for -1 (the default)
+  every core this process may use on an accelerator (decoding JPEGs is
+  per-core work) and none on CPU, where the cores compute the steps."""
+  if data_config.worker_count >= 0:
+    return data_config.worker_count
+  return 0 if jax.default_backend() == 'cpu' else len(os.sched_getaffinity(0))
+
+
+class TrainBatches(grain.DatasetIterator):
+  """This process's training batches, positioned by the index of the next
+  global batch: its whole state. Global batch k is the same whatever the
+  number of processes, devices or grain workers (_ProcessBatches), so a
+  checkpoint resumes on any of them, where grain's own state is one per
+  process and worker. Setting a position starts a fresh grain iterator
+  there (grain slices the dataset; nothing before it is read)."""
+
+  def __init__(self, batches_from):
+    super().__init__()
+    self._batches_from = batches_from
+    self._next = 0
+    self._iterator = None  # Started on first use: a restore moves it first.
+
+  def __next__(self):
+    if self._iterator is None:
+      self._iterator = self._batches_from(self._next)
+    batch = next(self._iterator)
+    self._next += 1
+    return batch
+
+  def get_state(self) -> dict:
+    return {'next_batch': self._next}
+
+  def set_state(self, state: dict) -> None:
+    if state['next_batch'] != self._next:
+      self.close()
+      self._next = int(state['next_batch'])
+
+  def close(self) -> None:
+    if self._iterator is not None and hasattr(self._iterator, 'close'):
+      self._iterator.close()
+    self._iterator = None
 
 
 def _pad_batch(rows, size: int, image_shape) -> dict[str, np.ndarray]:
