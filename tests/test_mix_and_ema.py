@@ -12,7 +12,7 @@ written out here, compiled as the trainer runs them.
   its evaluation is the averaged model's, raw_* the trained weights'.
 - Stacked (vmapped) seeds equal their ordinary runs with both on; a run
   killed with SIGKILL resumes bitwise with both on (tests/test_resume.py's
-  method, on the grain pipeline).
+  method); the EMA run takes its batches from the grain pipeline, mixed.
 """
 import functools
 import json
@@ -245,6 +245,8 @@ def _ema_config(data_dir):
   c.data.data_dir = data_dir
   c.model.features, c.model.convs_per_block, c.model.dense = (8, 16), 1, (32,)
   c.model.norm = 'batch'  # Its statistics are averaged too.
+  # The host pipeline's batch is mixed in the step too.
+  c.data.pipeline, c.data.mixup_alpha, c.data.cutmix_alpha = 'grain', 0.4, 1.0
   c.train.ema_decay = 0.7  # Far from 1: each step moves the average visibly.
   c.train.num_epochs, c.train.num_steps = 0.0, 6
   c.train.checkpoint_every_steps, c.train.keep_checkpoints = 1, 10
@@ -333,10 +335,9 @@ MIX_AND_EMA = ['--config.data.mixup_alpha=0.4', '--config.data.cutmix_alpha=1.0'
 
 @pytest.mark.slow
 def test_killed_run_with_mix_and_ema_resumes_bitwise(data_dir, tmp_path):
-  """tests/test_resume.py's kill -9, with mixing and the average on, on the
-  grain pipeline (the batch arrives from the host and is mixed in the step)."""
+  """tests/test_resume.py's kill -9, with mixing and the average on."""
   env = dict(os.environ, JAX_PLATFORMS='cpu')
-  command = lambda w: test_resume._command(w, data_dir, 'grain') + MIX_AND_EMA
+  command = lambda w: test_resume._command(w, data_dir, 'device') + MIX_AND_EMA
   straight, broken = tmp_path / 'straight', tmp_path / 'broken'
   subprocess.run(command(straight), cwd=ROOT, env=env, check=True,
                  capture_output=True, timeout=300)
