@@ -81,3 +81,25 @@ def _other_model(files) -> str:
   path = files / 'other.safetensors'
   st.save_file({'encoder.weight': np.zeros((2, 2), np.float32)}, str(path))
   return str(path)
+
+
+@pytest.mark.slow
+def test_predict_from_a_run_names_the_datasets_classes(data_dir, tmp_path):
+  """--workdir: the run's own model and classes, the image resized to the
+  dataset's 8x8 grey digits."""
+  from configs import digits_logreg  # pylint: disable=g-import-not-at-top
+  from lib import trainer  # pylint: disable=g-import-not-at-top
+  config = digits_logreg.get_config()
+  config.data.data_dir = data_dir
+  config.train.num_epochs, config.train.num_steps = 0.0, 5
+  trainer.train_and_evaluate(config, str(tmp_path / 'run'))
+  image = np.zeros((40, 40), np.uint8)
+  image[8:32, 18:22] = 255  # A "1".
+  Image.fromarray(image).save(tmp_path / 'one.png')
+  proc = run_module('experiments.predict', f'--workdir={tmp_path / "run"}',
+                    f'--image={tmp_path / "one.png"}', f'--data_dir={data_dir}')
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  lines = proc.stdout.strip().splitlines()
+  assert len(lines) == 5
+  for rank, line in enumerate(lines, 1):
+    assert re.fullmatch(rf'{rank} [01]\.\d{{4}} [0-9]', line), line
