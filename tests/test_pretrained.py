@@ -340,3 +340,30 @@ def test_forward_matches_pytorch_module_by_module(tmp_path):
       assert got[''].shape == theirs['output'].shape
       assert _relative_error(got[''], theirs['output']) < tolerance
   print(f'worst relative error over {len(jobs)} models: {worst}')
+
+
+@pytest.mark.skipif(_torch_python() is None,
+                    reason='needs a Python with torch and torchvision '
+                    '(tests/requirements-torch-reference.txt)')
+def test_images_are_cropped_as_torchvisions_evaluation_crops_them(tmp_path):
+  """lib/imported.read_image against transforms.Resize(256) +
+  CenterCrop(224) on the same files, landscape and portrait."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from lib import imported  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  jobs = []
+  for i, shape in enumerate([(300, 451, 3), (517, 260, 3), (256, 256, 3)]):
+    path = tmp_path / f'image{i}.png'
+    Image.fromarray(rng.integers(0, 256, shape, np.uint8)).save(path)
+    jobs.append({'image': str(path), 'out': str(tmp_path / f'crop{i}.npy')})
+  spec = tmp_path / 'spec.json'
+  spec.write_text(json.dumps(jobs))
+  proc = subprocess.run([_torch_python(), os.path.join(
+      ROOT, 'tests', 'torch_reference.py'), f'--spec={spec}'],
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  for job in jobs:
+    theirs = np.load(job['out'])
+    ours = imported.read_image(job['image'])
+    assert ours.shape == theirs.shape == (224, 224, 3)
+    np.testing.assert_array_equal(ours, theirs)

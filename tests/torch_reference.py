@@ -4,7 +4,8 @@ Not a test module: a script for a separate Python with torch (CPU) and
 torchvision (and timm, where installed), which the project's environment
 lacks on purpose (tests/requirements-torch-reference.txt says how to make
 it). For each job of --spec (JSON: a list of {model, library, weights,
-images, modules, out, pth}) it builds the library's own model, loads the
+images, modules, out, pth}, or of {image, out}: torchvision's evaluation
+transform of an image file, Resize(256) and CenterCrop(224)) it builds the library's own model, loads the
 .safetensors file the test wrote with load_state_dict(strict=True) (so a
 missing, extra or misshapen key of our mapping table fails here), runs it in
 float64 and eval mode on the images (NHWC float64 .npy), and writes each
@@ -39,7 +40,20 @@ def build(model: str, library: str) -> torch.nn.Module:
   raise SystemExit(f'unknown library {library!r}')
 
 
+def transform(job: dict) -> dict:
+  """torchvision's ImageNet evaluation transform of one image file."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from torchvision import transforms  # pylint: disable=g-import-not-at-top
+  pipeline = transforms.Compose([transforms.Resize(256),
+                                 transforms.CenterCrop(224)])
+  with Image.open(job['image']) as image:
+    np.save(job['out'], np.asarray(pipeline(image.convert('RGB'))))
+  return {'transform': job['image']}
+
+
 def run(job: dict) -> dict:
+  if 'image' in job:
+    return transform(job)
   net = build(job['model'], job['library']).double().eval()
   state = {k: v.double() for k, v in load_file(job['weights']).items()}
   own = net.state_dict()
