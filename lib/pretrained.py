@@ -251,7 +251,8 @@ def read(model_config: ml_collections.ConfigDict, variables,
     if key not in tensors:
       raise errors.UserError(
           f'{key} {_shape(shape)} is missing {where}; model {name} needs it '
-          f'(our {ours_path}); is the file a {name} checkpoint?')
+          f'(our {ours_path}); is the file a {name} checkpoint? '
+          '(model.init_exclude=MODULE leaves a module at its init)')
     w = tensors[key]
     if w.dtype.type not in _FLOAT_DTYPES:
       raise errors.UserError(
