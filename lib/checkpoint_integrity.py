@@ -29,7 +29,8 @@ _RATE_KEY = 'opt_state/hyperparams/' + optim.LEARNING_RATE
 # The state's fields, in the order a misfit is reported, and what they are.
 FIELDS = (('params', 'the parameter'), ('model_state', 'the model state'),
           ('opt_state', 'the optimizer state'), ('step', 'the step counter'),
-          ('rng', 'the RNG key'))
+          ('rng', 'the RNG key'),
+          ('ema', 'the average of the weights (train.ema_decay)'))
 
 
 def checksums(state: Any) -> dict[str, str]:

@@ -28,7 +28,7 @@ import optax
 import pytest
 from scipy import stats
 
-from configs import common, digits_cnn
+from configs import common, digits_cnn, digits_mlp
 from lib import checkpointing, ema, errors, losses, metrics_writer, models
 from lib import multi_seed, sweeps, train_step, trainer
 from lib.data import device_augment, mix, pipeline
@@ -360,3 +360,17 @@ def test_killed_run_with_mix_and_ema_resumes_bitwise(data_dir, tmp_path):
     np.testing.assert_array_equal(x, y)
   with open(straight / 'results.json') as f:
     assert 'test_raw_accuracy' in json.load(f)
+
+
+def test_turning_the_average_on_in_a_resume_is_refused(data_dir, tmp_path):
+  """Even where a config change is allowed: the checkpoint has no average to
+  go on with (it is not set aside as unreadable, nor the run restarted)."""
+  config = digits_mlp.get_config()
+  config.data.data_dir = data_dir
+  config.train.num_epochs, config.train.num_steps = 0.0, 2
+  trainer.train_and_evaluate(config, str(tmp_path))
+  config.train.num_steps, config.train.ema_decay = 4, 0.9
+  with pytest.raises(errors.UserError, match=r'does not fit this config: the '
+                     r'average of the weights \(train.ema_decay\)'):
+    trainer.train_and_evaluate(config, str(tmp_path), allow_config_change=True)
+  assert os.listdir(tmp_path / 'checkpoints') == ['2']

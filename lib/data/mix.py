@@ -38,9 +38,8 @@ class Recipe:
 
 def recipe(data_config) -> Recipe:
   """The config's mixing; bad values refused in one line each."""
-  r = Recipe(float(data_config.get('mixup_alpha', 0.0)),
-             float(data_config.get('cutmix_alpha', 0.0)),
-             float(data_config.get('mix_switch_prob', 0.5)))
+  r = Recipe(float(data_config.mixup_alpha), float(data_config.cutmix_alpha),
+             float(data_config.mix_switch_prob))
   for name, value in (('mixup_alpha', r.mixup_alpha),
                       ('cutmix_alpha', r.cutmix_alpha)):
     if not value >= 0:
@@ -69,8 +68,8 @@ def draw(key: jax.Array, recipe_: Recipe, height: int, width: int) -> Draw:
     use_cutmix = jax.random.uniform(switch_key) < recipe_.switch_prob
   else:
     use_cutmix = jnp.asarray(c > 0)
-  # One Beta draw with the chosen method's alpha (one sampler to compile:
-  # jax's Beta is a rejection loop that took 7 s to compile on 2 cores).
+  # One Beta draw with the chosen method's alpha: one of jax's rejection
+  # samplers to compile, not two (each adds seconds to the step's compile).
   alpha = jnp.where(use_cutmix, c, m)
   lam = jax.random.beta(lam_key, alpha, alpha).astype(jnp.float32)
   centre = jnp.stack([jax.random.randint(y_key, (), 0, height),
@@ -81,7 +80,9 @@ def draw(key: jax.Array, recipe_: Recipe, height: int, width: int) -> Draw:
 def box(d: Draw, height: int, width: int) -> tuple[jax.Array, jax.Array]:
   """timm's rand_bbox: a box of sides int(side * sqrt(1 - lam)) centred at
   the drawn pixel, clipped to the image; ((y_low, y_high), (x_low, x_high))
-  and lam corrected to the box's real area (timm's cutmix_bbox_and_lam)."""
+  and lam corrected to the box's real area (timm's cutmix_bbox_and_lam).
+  In float32 where timm uses float64: a side can differ by a pixel where
+  side * sqrt(1 - lam) falls within float32's rounding of an integer."""
   ratio = jnp.sqrt(1 - d.lam)
   sides = jnp.stack([jnp.floor(height * ratio), jnp.floor(width * ratio)])
   half = sides.astype(jnp.int32) // 2
@@ -96,7 +97,7 @@ def mix(images: jax.Array, targets: jax.Array, d: Draw
         ) -> tuple[jax.Array, jax.Array]:
   """Float NHWC images and their soft targets ([n, classes], or [n] for the
   one-output task) mixed with the batch reversed, as `d` says."""
-  n, h, w = images.shape[:3]
+  h, w = images.shape[1:3]
   partner = images[::-1]
   bounds, lam_box = box(d, h, w)
   rows, cols = jnp.arange(h), jnp.arange(w)
