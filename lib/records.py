@@ -85,8 +85,11 @@ class Records:
       if i not in self.diverged:
         w.write(split, step, {k: v[i] for k, v in metrics.items()})
     if not self.stacked and self.primary:
-      progress.say(self.meter.eval_line(step, {k: v[0] for k, v in metrics.items()},
-                                        split))
+      line = self.meter.eval_line(step, {k: v[0] for k, v in metrics.items()}, split)
+      if 'raw_accuracy' in metrics:  # The figures above are the average's (lib/ema.py).
+        line += (f" (averaged weights; trained: loss {metrics['raw_loss'][0]:.4f} | "
+                 f"acc {100 * metrics['raw_accuracy'][0]:.2f}%)")
+      progress.say(line)
 
   def _best_so_far(self, start: int) -> tuple[np.ndarray, np.ndarray]:
     """Each seed's best logged selection-split accuracy up to step `start`
