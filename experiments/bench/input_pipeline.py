@@ -98,19 +98,11 @@ def _loop(compiled, step_input, it, state):
   return run
 
 
-def _step_input(program, seed: int):
-  """The loop's inputs for 0-based step `step`, as lib/trainer.py's loop
-  takes them (each epoch's permutation drawn once)."""
-  cache = {}
-
-  def step_input(it, step: int):
-    if not program.device:
-      return program.host_batch(next(it))
-    epoch = step // program.steps_per_epoch
-    if cache.get('epoch') != epoch:
-      cache.update(epoch=epoch, permutation=program.permutation(seed, epoch))
-    return program.train_arrays, cache['permutation']
-  return step_input
+def _step_input(program, seed: int, it):
+  """The loop's inputs for 0-based step `step`: lib/trainer.py's own feed
+  (each epoch's permutation drawn once; the grain iterator's next batch)."""
+  feed = program.feed(seed, it)
+  return lambda _, step: feed(step + 1)  # The loop counts steps from 1.
 
 
 def _contenders(config, pipeline: str):
@@ -122,7 +114,7 @@ def _contenders(config, pipeline: str):
   run = trainer.Run(config)
   program = trainer.Program(run, stacked=False, mesh=mesh)
   init = lambda: program.init(config.seed)
-  compiled, step_input = program.step, _step_input(program, config.seed)
+  compiled = program.step
   runners, it = {}, None
   if pipeline == 'grain':
     # One batch read without an iterator: no grain threads run while the
@@ -130,7 +122,8 @@ def _contenders(config, pipeline: str):
     fixed = parallel.global_batch(run.data._train_dataset()[0], mesh)  # pylint: disable=protected-access
     runners['synthetic'] = _loop(compiled, lambda *_: fixed, None, init())
     it = run.data.train_iterator()
-    runners['grain'] = _loop(compiled, step_input, it, init())
+    runners['grain'] = _loop(compiled, _step_input(program, config.seed, it), it,
+                             init())
   else:
     # The synthetic contender runs the grain-style step (the batch is an
     # argument); the device one gathers its batch inside the step.
@@ -139,7 +132,8 @@ def _contenders(config, pipeline: str):
     plain_step = trainer.Program(plain, stacked=False, mesh=mesh).step
     fixed = parallel.global_batch(plain.data._train_dataset()[0], mesh)  # pylint: disable=protected-access
     runners['synthetic'] = _loop(plain_step, lambda *_: fixed, None, init())
-    runners[pipeline] = _loop(compiled, step_input, None, init())
+    runners[pipeline] = _loop(compiled, _step_input(program, config.seed, None),
+                              None, init())
   return runners, run.model.__class__.__name__, it
 
 
