@@ -31,6 +31,7 @@ pytestmark = pytest.mark.slow
 # ARGS: digits_cnn (dropout 0.5, random_shift 1), 8 steps of 64, plain SGD
 # (Adam's 1/sqrt(v) would magnify rounding differences). Checkpoints at 4.
 RUN = [*ARGS, '--config.train.checkpoint_every_steps=4',
+       '--config.data.random_flip=True',  # Flips in the step, from its key.
        # The plain gradients: the CPU rewrites' tie routing differs between
        # 1 and 8 devices (tests/test_data_parallel.py).
        '--config.train.fast_cpu_gradients=off']

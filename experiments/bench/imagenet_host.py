@@ -89,20 +89,30 @@ def write_dataset(data_dir: str, n: int) -> None:
   Imagenet(data_dir=data_dir, file_format='array_record').download_and_prepare()
 
 
-def rate(fn, n: int, seconds: float) -> float:
-  """Calls per second of fn(i), i = 0, 1, ..., over at least `seconds`
-  (the best of the timing windows: the machine with least load)."""
-  fn(0)  # Warm-up.
-  best, i, deadline = 0.0, 1, time.perf_counter() + seconds
-  while True:
-    start, k = time.perf_counter(), 0
-    while k < 64:
-      fn((i + k) % n)
-      k += 1
-    best = max(best, k / (time.perf_counter() - start))
-    i += k
-    if time.perf_counter() > deadline:
-      return best
+def per_cpu_second(rows: dict, n: int, seconds: float) -> dict:
+  """{name: calls of fn(i) per CPU second of this process}, the median of
+  windows of 64 calls, the rows' windows taken in turn until each has had
+  `seconds` of CPU time. CPU time, not wall time: one core's rate, which
+  other processes' load on a shared machine does not dilute (every row
+  runs in this one thread: Pillow's resize and simplejpeg use no others).
+  """
+  spent = dict.fromkeys(rows, 0.0)
+  windows = {name: [] for name in rows}
+  for fn in rows.values():
+    fn(0)  # Warm-up.
+  i = 1
+  while todo := [name for name in rows
+                 if spent[name] < seconds or len(windows[name]) < 5]:
+    for name in todo:
+      fn = rows[name]
+      start = time.process_time()
+      for k in range(64):
+        fn((i + k) % n)
+      took = time.process_time() - start
+      spent[name] += took
+      windows[name].append(64 / max(took, 1e-9))
+    i += 64
+  return {name: float(np.median(w)) for name, w in windows.items()}
 
 
 def config(data_dir: str, worker_count: int):
@@ -159,22 +169,26 @@ def per_core(data_dir: str, seconds: float) -> dict:
       'decode: simplejpeg': lambda i: simplejpeg.decode_jpeg(raw[i], 'RGB'),
       'resize a 2/3 x 2/3 crop to 224': resize,
   }
-  return {name: rate(fn, n, seconds) for name, fn in rows.items()}
+  return per_cpu_second(rows, n, seconds)
 
 
-def whole_iterator(data_dir: str, worker_count: int, batches: int) -> float:
+def whole_iterator(data_dir: str, worker_count: int, batches: int
+                   ) -> tuple[float, float]:
+  """(images/s in wall time, images per CPU second of this process) of the
+  trainer's grain iterator. Wall time counts the workers' work too, on a
+  machine others may be loading; CPU time only this process's threads
+  (all the work when worker_count is 0)."""
   from lib.data import pipeline  # pylint: disable=g-import-not-at-top
   data = pipeline.Data(config(data_dir, worker_count).data, 128, 0)
   it = data.train_iterator()
   for _ in range(2 + worker_count):  # Workers started, first batches out.
     next(it)
-  start = time.perf_counter()
+  start, cpu = time.perf_counter(), time.process_time()
   for _ in range(batches):
     next(it)
-  images_per_s = batches * 128 / (time.perf_counter() - start)
-  if hasattr(it, 'close'):
-    it.close()
-  return images_per_s
+  wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+  it.close()
+  return batches * 128 / wall, batches * 128 / cpu
 
 
 def main():
@@ -185,15 +199,21 @@ def main():
   parser.add_argument('--seconds', type=float, default=3.0, help='timing per row, at least')
   parser.add_argument('--out', default='', help='folder for imagenet_host.json')
   args = parser.parse_args()
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.FLAGS.mark_as_parsed()  # grain's worker processes read absl flags.
   cores = len(os.sched_getaffinity(0))
   with tempfile.TemporaryDirectory() as tmp:
     data_dir = os.path.join(tmp, 'tfds')
     write_dataset(data_dir, args.images)
     rows = per_core(data_dir, args.seconds)
-    rows['grain iterator, in-process'] = whole_iterator(data_dir, 0, 8)
-    rows[f'grain iterator, {cores} workers'] = whole_iterator(data_dir, cores, 8 * cores)
-  print(f'ImageNet host rate, {cores} cores ({os.uname().nodename}), '
-        f'{time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}; images/s:')
+    rows['grain iterator in-process, per CPU second'] = whole_iterator(data_dir, 0, 8)[1]
+    rows['grain iterator in-process, wall'] = whole_iterator(data_dir, 0, 8)[0]
+    rows[f'grain iterator {cores} workers, wall'] = whole_iterator(
+        data_dir, cores, 8 * cores)[0]
+  print(f'ImageNet host rate, {cores} cores ({os.uname().nodename}, load '
+        f'average {os.getloadavg()[0]:.1f}), '
+        f'{time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}; images per CPU '
+        'second (one core), then images/s of the whole iterator (wall time):')
   for name, value in rows.items():
     print(f'  {name:40s} {value:8.0f}')
   if args.out:
