@@ -29,7 +29,7 @@ import pytest
 from scipy import stats
 
 from configs import common, digits_cnn, digits_mlp
-from lib import checkpointing, ema, errors, losses, metrics_writer, models
+from lib import checkpointing, errors, losses, metrics_writer, models
 from lib import multi_seed, sweeps, train_step, trainer
 from lib.data import device_augment, mix, pipeline
 from lib.sweeps import runner
