@@ -159,12 +159,21 @@ def per_core(data_dir: str, seconds: float) -> dict:
     return augment._resize(image, (224, 224),  # pylint: disable=protected-access
                            (w // 6, h // 6, w - w // 6, h - h // 6))
 
+  class Seeded(grain.transforms.RandomMap):  # grain's per-example work alone.
+    def random_map(self, example, rng):
+      rng.random()
+      return example
+
+  crop = train[0]
   rows = {
       'train before': pipeline_of(decoded, train_before),
       'train after': pipeline_of(encoded, train),
       'eval before': pipeline_of(decoded, evaluation),
       'eval after': pipeline_of(encoded, evaluation),
       'read the encoded record': lambda i: encoded[i],
+      'grain: read, relabel, seed (no transform)': pipeline_of(encoded, [Seeded()]),
+      'train transform alone (on bytes)': lambda i: crop.random_map(
+          {'image': raw[i]}, np.random.default_rng(i)),
       'decode: Pillow': pil_decode,
       'decode: simplejpeg': lambda i: simplejpeg.decode_jpeg(raw[i], 'RGB'),
       'resize a 2/3 x 2/3 crop to 224': resize,
