@@ -84,3 +84,15 @@ def test_other_formats_are_decoded_by_pillow():
   np.testing.assert_array_equal(augment.decode(buf.getvalue()), image)
   out = _apply(augment.eval_transforms('imagenet', 16), buf.getvalue(), 0)
   assert out['image'].shape == (16, 16, 3)
+
+
+@pytest.mark.slow
+def test_the_host_rate_bench_runs(tmp_path):
+  """experiments/bench/imagenet_host.py end to end, briefly (no workers)."""
+  data_dir = str(tmp_path / 'tfds')
+  imagenet_host.write_dataset(data_dir, 130)
+  rows = imagenet_host.per_core(data_dir, seconds=0.0)
+  assert rows['train after'] > 0 and rows['eval before'] > 0
+  assert len(rows) == 10
+  wall, cpu = imagenet_host.whole_iterator(data_dir, 0, 1)
+  assert wall > 0 and cpu > 0
