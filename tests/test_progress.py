@@ -18,7 +18,7 @@ def test_evaluation_inside_an_interval_is_not_counted():
   time.sleep(0.1)            # steps 1-5
   with meter.excluding():
     time.sleep(0.4)          # an evaluation at step 5
-  meter.eval_line(5, {'loss': 1.0, 'accuracy': 0.5})
+  meter.eval_line(5, {'loss': 1.0, 'accuracy': 0.5}, 'validation')
   time.sleep(0.1)            # steps 6-10
   # 10 steps in 0.2 s of training: 50 steps/s (sleeps only overshoot, so a
   # busy machine can only lower it). Counting the evaluation gives 17; the
