@@ -13,6 +13,7 @@ the config, every process's vote) is lib/checkpoint_integrity.py's.
 """
 import contextlib
 import os
+import threading
 from typing import Any
 
 import grain
@@ -25,6 +26,23 @@ from lib import orbax_noise
 
 CHECKSUMS = integrity.CHECKSUMS
 ChecksumMismatch = integrity.ChecksumMismatch
+
+# Orbax signals the stages of an async save by a process-wide operation id,
+# so two managers saving at once in one process (seeds trained side by side
+# in threads, lib/multi_seed.py) finish each other's saves half-written.
+# Inside `one_save_at_a_time` every save therefore runs to its commit under
+# one lock; the other threads go on training meanwhile.
+_SAVE_LOCK = threading.Lock()
+_serial_saves = [0]  # Open one_save_at_a_time blocks.
+
+
+@contextlib.contextmanager
+def one_save_at_a_time():
+  _serial_saves[0] += 1
+  try:
+    yield
+  finally:
+    _serial_saves[0] -= 1
 
 
 def _handlers():
@@ -63,7 +81,12 @@ class Checkpointer:
              CHECKSUMS: ocp.args.JsonSave(integrity.checksums(state))}
     if data_iter is not None:
       items['data'] = grain.checkpoint.CheckpointSave(data_iter)
-    self.manager.save(step, args=ocp.args.Composite(**items), force=True)
+    if not _serial_saves[0]:
+      self.manager.save(step, args=ocp.args.Composite(**items), force=True)
+      return
+    with _SAVE_LOCK:
+      self.manager.save(step, args=ocp.args.Composite(**items), force=True)
+      self.manager.wait_until_finished()
 
   def wait(self):
     self.manager.wait_until_finished()

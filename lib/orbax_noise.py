@@ -5,6 +5,7 @@ importing this changes nothing."""
 import contextlib
 import logging
 import sys
+import threading
 
 from lib import errors
 
@@ -27,6 +28,7 @@ class _DropStorageErrors(logging.Filter):
 
 _FILTER = _DropStorageErrors()
 _state = {'open': 0, 'hook': None}  # Quieted blocks open; the hook replaced.
+_lock = threading.Lock()  # Seeds side by side open and close checkpointers in threads.
 
 
 def _drop_closed_loop(unraisable) -> None:
@@ -43,17 +45,19 @@ def _drop_closed_loop(unraisable) -> None:
 def quieted():
   """The filter and hook above, installed by the first of nested blocks
   and removed by the last, which gives the process back its own."""
-  if _state['open'] == 0:
-    for name in _LOGGERS:
-      logging.getLogger(name).addFilter(_FILTER)
-    _state['hook'], sys.unraisablehook = sys.unraisablehook, _drop_closed_loop
-  _state['open'] += 1
+  with _lock:
+    if _state['open'] == 0:
+      for name in _LOGGERS:
+        logging.getLogger(name).addFilter(_FILTER)
+      _state['hook'], sys.unraisablehook = sys.unraisablehook, _drop_closed_loop
+    _state['open'] += 1
   try:
     yield
   finally:
-    _state['open'] -= 1
-    if _state['open'] == 0:
-      for name in _LOGGERS:
-        logging.getLogger(name).removeFilter(_FILTER)
-      if sys.unraisablehook is _drop_closed_loop:  # Else someone replaced it since.
-        sys.unraisablehook = _state['hook']
+    with _lock:
+      _state['open'] -= 1
+      if _state['open'] == 0:
+        for name in _LOGGERS:
+          logging.getLogger(name).removeFilter(_FILTER)
+        if sys.unraisablehook is _drop_closed_loop:  # Else someone replaced it since.
+          sys.unraisablehook = _state['hook']

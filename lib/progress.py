@@ -2,12 +2,28 @@
 import contextlib
 import datetime
 import sys
+import threading
 import time
 from typing import Callable
 
+_thread = threading.local()  # .label: the run this thread trains, if several do.
+_one_line_at_a_time = threading.Lock()
+
 
 def say(message: str) -> None:
-  print(message, file=sys.stdout, flush=True)
+  with _one_line_at_a_time:  # print() writes the newline apart: lines would mix.
+    print(getattr(_thread, 'label', '') + message, file=sys.stdout, flush=True)
+
+
+@contextlib.contextmanager
+def labelled(label: str):
+  """Lines said by this thread start with `label` (seeds trained side by
+  side in threads, lib/multi_seed.py: whose line it is)."""
+  _thread.label = label
+  try:
+    yield
+  finally:
+    _thread.label = ''
 
 
 class Meter:

@@ -1,0 +1,80 @@
+"""Seeds trained side by side in threads (lib/multi_seed.py, the CPU default
+for ordinary runs) are each bitwise the run they would be alone, with every
+checkpoint whole, though their saves overlap: Orbax, left to itself,
+finishes one manager's async save with another's signals (half-written
+checkpoints, 'Directory not empty' in its threads)."""
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from configs import digits_cnn
+from lib import checkpointing, errors, metrics_writer, multi_seed
+
+SEEDS = (0, 1, 2, 3)
+
+
+def _config(data_dir, seed):
+  c = digits_cnn.get_config()
+  c.seed = seed
+  c.data.data_dir = data_dir
+  c.model.features, c.model.convs_per_block, c.model.dense = (8, 16), 1, (32,)
+  c.model.dropout = 0.5
+  c.train.num_epochs, c.train.num_steps = 0.0, 8
+  c.train.log_every_steps = 2
+  c.train.checkpoint_every_steps = 1  # A save at every step: they overlap.
+  c.train.keep_checkpoints = 3        # And Orbax deletes old ones meanwhile.
+  return c
+
+
+def _logged(workdir):
+  """metrics.jsonl without its wall-clock times."""
+  return [{k: v for k, v in m.items() if k != 'time'} for m in metrics_writer.read(workdir)]
+
+
+def _train(data_dir, root, width, monkeypatch, seeds=SEEDS):
+  monkeypatch.setattr(multi_seed, 'side_by_side', lambda config: width)
+  multi_seed._last.clear()
+  dirs = [str(root / f'seed_{s}') for s in seeds]
+  return multi_seed.train_and_evaluate([_config(data_dir, s) for s in seeds],
+                                       dirs, str(root), seeds_per_program=1), dirs
+
+
+def test_side_by_side_is_bitwise_one_after_another(data_dir, tmp_path, monkeypatch,
+                                                   capsys):
+  alone, alone_dirs = _train(data_dir, tmp_path / 'alone', 1, monkeypatch)
+  capsys.readouterr()
+  together, dirs = _train(data_dir, tmp_path / 'together', 4, monkeypatch)
+  said = capsys.readouterr().out.splitlines()
+  for s, mine, theirs, d, d_alone in zip(SEEDS, together, alone, dirs, alone_dirs):
+    for key in ('seed', 'test_accuracy', 'test_loss', 'validation_accuracy',
+                'best_accuracy', 'best_step'):
+      assert mine[key] == theirs[key], (s, key)
+    assert _logged(d) == _logged(d_alone), s
+    # Every checkpoint kept is whole (checksums verified on restore) and the
+    # same bytes as the lone run's at that step.
+    ckpt, ckpt_alone = os.path.join(d, 'checkpoints'), os.path.join(d_alone, 'checkpoints')
+    steps = sorted(int(n) for n in os.listdir(ckpt) if n.isdigit())
+    assert steps == [6, 7, 8], steps
+    assert not [n for n in os.listdir(ckpt) if 'tmp' in n]
+    for step in steps:
+      jax.tree.map(np.testing.assert_array_equal,
+                   checkpointing.load_state(ckpt, step)['params'],
+                   checkpointing.load_state(ckpt_alone, step)['params'])
+    # Whose line is whose: each seed's lines carry its label.
+    assert any(l.startswith(f'[seed_{s}] step 8/8') for l in said), said[-20:]
+
+
+def test_an_error_in_one_seed_stops_the_queue_and_is_raised(data_dir, tmp_path,
+                                                            monkeypatch):
+  """Seed 1's directory holds another config's finished run: it is refused;
+  seeds queued behind it are not started, and the seed running beside it
+  finishes and keeps its results."""
+  first, _ = _train(data_dir, tmp_path, 1, monkeypatch, seeds=(1,))
+  other = tmp_path / 'seed_1' / 'config.json'
+  other.write_text(other.read_text().replace('"dropout": 0.5', '"dropout": 0.25'))
+  with pytest.raises(errors.UserError):
+    _train(data_dir, tmp_path, 2, monkeypatch, seeds=(0, 1, 2, 3))
+  assert os.path.exists(tmp_path / 'seed_0' / 'results.json')
+  assert not os.path.exists(tmp_path / 'seed_3')
