@@ -23,8 +23,8 @@ pipeline works. On CPU such seeds train side by side, `side_by_side()` at a
 time, each in its own thread: a small model's step keeps about one core
 busy (XLA has little to split), so a second seed uses the idle one (the
 5-seed digits study 10.4 s -> 8.6 s on 2 cores, the same bits;
-experiments/bench/README.md), and their lines start with the run's
-directory name. With more, the seeds' states are stacked, checkpointed per
+experiments/bench/README.md), and their lines start with the part of
+the run's directory that tells it apart. With more, the seeds' states are stacked, checkpointed per
 chunk under group_dir/checkpoints/seed=a,b,..., and only the on-device
 pipeline is supported (grain iterators are per run).
 
@@ -116,7 +116,8 @@ def program_for(config: ml_collections.ConfigDict,
 def train_and_evaluate(configs: list[ml_collections.ConfigDict],
                        workdirs: list[str], group_dir: str,
                        seeds_per_program: int = 0,
-                       evaluate_train_split: bool = True) -> list:
+                       evaluate_train_split: bool = True,
+                       keep_going: bool = False) -> list:
   """Trains configs[i] (identical but for the seed) into workdirs[i].
 
   Seeds go through one compiled program in chunks of `seeds_per_program`
@@ -126,13 +127,16 @@ def train_and_evaluate(configs: list[ml_collections.ConfigDict],
   A seed that already finished is not trained again.
   Returns, per seed, lib/trainer.py's results dict, or the errors.Diverged
   of a seed whose loss stopped being finite (it gets no results.json).
-  Raises Preempted after saving a checkpoint on SIGTERM.
+  Raises Preempted after saving a checkpoint on SIGTERM. An error of one
+  unstacked seed is raised once the seeds running beside it are done, or,
+  with `keep_going` (a study: one broken run must not stop the others),
+  returned in its place while the other seeds go on.
   """
   stacked = seeds_per_program != 1
   _check_same_but_seed(configs, stacked)
   program = program_for(configs[0], stacked)
   if not stacked:
-    return _unstacked(program, configs, workdirs, evaluate_train_split)
+    return _unstacked(program, configs, workdirs, evaluate_train_split, keep_going)
   size = seeds_per_program or len(configs)
   results = []
   for lo in range(0, len(configs), size):
@@ -149,30 +153,37 @@ def train_and_evaluate(configs: list[ml_collections.ConfigDict],
 
 
 def _unstacked(program: trainer.Program, configs, workdirs,
-               evaluate_train_split: bool) -> list:
+               evaluate_train_split: bool, keep_going: bool) -> list:
   """The seeds as ordinary runs, side_by_side() at a time. Once one raises
-  (Preempted, an error), the seeds not started yet are not started and those
-  running finish as they would alone (a signal stops each with its
-  checkpoint); then the first error in seed order is raised, or, if signals
-  stopped them, the Preempted of the seed that stopped earliest."""
-  width = min(side_by_side(configs[0]), len(configs))
-  if width == 1:
-    return [_one(program, c, w, evaluate_train_split)
-            for c, w in zip(configs, workdirs)]
-  failed = threading.Event()
+  (Preempted; an error unless `keep_going`), the seeds not started yet are
+  not started and those running finish as they would alone (a signal stops
+  each with its checkpoint); then the first error in seed order is raised,
+  or, if signals stopped them, the Preempted of the seed that stopped
+  earliest."""
+  stopped = threading.Event()
 
   def one(config, workdir):
-    if failed.is_set():
+    if stopped.is_set():
       return None
-    with progress.labelled(f'[{os.path.basename(os.path.normpath(workdir))}] '):
-      try:
-        return _one(program, config, workdir, evaluate_train_split)
-      except BaseException:
-        failed.set()
-        raise
+    try:
+      return _one(program, config, workdir, evaluate_train_split)
+    except Exception as e:  # pylint: disable=broad-except
+      if keep_going and not isinstance(e, Preempted):
+        return e
+      stopped.set()
+      raise
+  width = min(side_by_side(configs[0]), len(configs))
+  if width == 1:
+    return [one(c, w) for c, w in zip(configs, workdirs)]
+
+  common = os.path.commonpath([os.path.abspath(w) for w in workdirs])
+
+  def labelled(config, workdir):  # Named by what tells the runs apart.
+    with progress.labelled(f'[{os.path.relpath(os.path.abspath(workdir), common)}] '):
+      return one(config, workdir)
   with checkpointing.one_save_at_a_time(), \
       concurrent.futures.ThreadPoolExecutor(width) as pool:
-    futures = [pool.submit(one, c, w) for c, w in zip(configs, workdirs)]
+    futures = [pool.submit(labelled, c, w) for c, w in zip(configs, workdirs)]
   raised = [f.exception() for f in futures if f.exception() is not None]
   if others := [e for e in raised if not isinstance(e, Preempted)]:
     raise others[0]

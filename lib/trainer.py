@@ -379,7 +379,8 @@ def _results(program: Program, configs: Sequence[ml_collections.ConfigDict],
          'steps': run.total_steps, 'chosen_on': program.selection_role,
          'best_accuracy': float(records.best[i]),
          'best_step': int(records.best_step[i]),
-         'test_split': c.data.test_split}
+         'test_split': c.data.test_split,
+         'num_classes': run.data.spec.num_classes}  # Chance level, for reports.
     if 'validation' in last:
       r['validation_split'] = _validation_name(c.data)
     # The training split in inference mode, where asked for: 'train_inference_*'.

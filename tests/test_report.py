@@ -20,13 +20,25 @@ from tests.conftest import run_module
 FIELDS = ['model.activation', 'model.pooling', 'model.dropout']
 
 
-def test_t_interval_matches_the_formula():
+def test_interval_is_the_bootstrap_of_the_mean_and_stays_within_accuracy():
   x = [0.90, 0.92, 0.95, 0.91, 0.93]
   s = stats.summarize(x)
   sd = np.std(x, ddof=1)
-  half = 2.7764451051977987 * sd / math.sqrt(5)  # t(0.975, df=4).
   assert (s.n, s.mean, s.std) == (5, pytest.approx(0.922), pytest.approx(sd))
-  assert (s.ci_low, s.ci_high) == (pytest.approx(0.922 - half), pytest.approx(0.922 + half))
+  # The resampled means' BCa interval, computed here the long way: percentiles
+  # of 9,999 means of resamples, bias- and skew-corrected (Efron 1987).
+  rng = np.random.default_rng(0)
+  means = np.asarray(x)[rng.integers(0, 5, (9999, 5))].mean(axis=1)
+  assert s.ci_low < 0.922 < s.ci_high
+  assert (s.ci_low, s.ci_high) == (
+      pytest.approx(np.percentile(means, 2.5), abs=0.004),
+      pytest.approx(np.percentile(means, 97.5), abs=0.004))
+  # The issue's case: 2 of 5 seeds collapsed to chance. A t-interval went
+  # outside [0, 100]; this one stays within the values seen.
+  collapsed = stats.summarize([97.1, 96.5, 10.0, 11.3, 97.8])
+  t_low = 62.54 - 2.776 * collapsed.std / math.sqrt(5)
+  assert t_low < 10 and 10.0 <= collapsed.ci_low < collapsed.ci_high <= 97.8
+  assert stats.summarize([97.1, 96.5, 10.0, 11.3, 97.8]) == collapsed  # Reproducible.
   assert math.isnan(stats.summarize([0.5]).ci_low)
   assert stats.summarize([0.5, 0.5]).half_width == 0
   assert stats.summarize([None, 1.0, 3.0]).n == 2  # Missing values are skipped.
@@ -98,18 +110,56 @@ def test_report_tables_plots_and_missing_runs(tmp_path):
   # their best periodic evaluation was on the test split (and says so).
   assert float(relu['best_test_acc_mean']) == pytest.approx(96.3)
   assert {'train_test_gap_mean', 'train_test_gap_inference_mean'} <= set(relu)
-  assert ('| config | runs | test acc % (mean ± std) | 95% CI, test acc | best test acc % '
-          '(during training) | train−test gap (pp) |') in md
+  assert ('| config | runs | test acc % (mean ± std) | 95% CI (bootstrap), test acc | '
+          'best test acc % (during training) | train−test gap (pp) |') in md
   assert '**on the test split itself**' in md
   assert rows['activation=tanh,dropout=0.5,pooling=mean']['finished'] == '1'
   assert '| pooling | max − mean | 10 | 1.00 |' in md  # Paired over 10 matched runs.
   names = sorted(os.path.basename(p) for p in out['paths']['plots'])
   assert names == ['accuracy_vs_dropout.png', 'learning_curves_activation.png',
-                   'pooling_max_vs_mean.png']
+                   'pooling_max_vs_mean.png', 'training_loss_per_arm.png']
   for p in out['paths']['plots']:
     with open(p, 'rb') as f:
       assert f.read(8) == b'\x89PNG\r\n\x1a\n'
     assert image.imread(p).shape[0] > 100
+
+
+def test_seeds_at_chance_and_diverged_are_said_beside_the_mean(tmp_path):
+  """An arm where 2 of 5 seeds collapsed to chance gets an interval within
+  the accuracies seen and says so; a diverged seed is counted, not averaged."""
+  root = str(tmp_path / 'study')
+  runs = []
+  accuracies = {'relu': [0.97, 0.10, 0.96, 0.11, 0.98], 'tanh': [0.95, 0.96, 0.94, 0.95, None]}
+  for act, accs in accuracies.items():
+    for seed, acc in enumerate(accs):
+      name = f'activation={act}/seed={seed}'
+      runs.append({'name': name, 'group': f'activation={act}', 'seed': seed,
+                   'overrides': {'model.activation': act}})
+      if acc is None:
+        layout.record_failure(root, name, 'Diverged: the loss became nan at step 40; '
+                              'lower the learning rate or check the data', 'tb')
+        continue
+      d = layout.run_dir(root, name)
+      os.makedirs(d)
+      with open(os.path.join(d, 'metrics.jsonl'), 'w') as f:
+        f.write(json.dumps({'split': 'train', 'step': 10, 'time': 0.0, 'loss': 1.0,
+                            'accuracy': acc}) + '\n')
+      layout.write_json(os.path.join(d, 'results.json'), {
+          'chosen_on': 'test', 'test_accuracy': acc, 'best_accuracy': acc, 'best_step': 10,
+          'test_split': 'test', 'test_loss': 0.1, 'num_classes': 10,
+          'train_seconds_this_session': 1.0, 'seeds_in_program': 1})
+  layout.write_json(os.path.join(root, layout.PLAN_FILE), {
+      'sweep': 'fake.py', 'config': 'configs/digits_cnn.py',
+      'fields': ['model.activation', 'seed'], 'fixed': {}, 'runs': runs, 'tasks': []})
+  out = document.build(root, target=0.95, with_baselines='no')
+  with open(out['paths']['csv']) as f:
+    rows = {r['config']: r for r in csv.DictReader(f)}
+  relu, tanh = rows['activation=relu'], rows['activation=tanh']
+  assert 10.0 <= float(relu['test_acc_ci_low']) < float(relu['test_acc_ci_high']) <= 98.0
+  assert (relu['at_chance'], tanh['at_chance'], tanh['diverged']) == ('2', '0', '1')
+  md = out['markdown']
+  assert '| activation=relu | 5/5 | 62.40 ± 47.38 (2/5 at chance) |' in md
+  assert '| activation=tanh | 4/5 | 95.00 ± 0.82 (1 diverged) |' in md
 
 
 def _digits_data(data_dir, **fields) -> dict:
@@ -217,7 +267,7 @@ def test_plot_titles_and_axes_follow_the_runs(monkeypatch):
   ax = fig.axes[0]
   assert [t.get_text() for t in ax.get_xticklabels()] == []
   assert ax.get_xlabel().startswith('pooling (every run of the study')
-  assert ax.get_ylim()[0] == 70 and '(axis starts at 70%, not 0)' in ax.get_ylabel()
+  assert ax.get_ylim()[0] == 80 and '(axis starts at 80%, not 0)' in ax.get_ylabel()
   # A shrunk study says so in every figure's title.
   quick = dataclasses.replace(pooled, command_line={'seeds': 2})
   fig = _figure(monkeypatch, plots.pooling_bars, quick, 'x.png')

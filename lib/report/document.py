@@ -64,7 +64,7 @@ def _want_baselines(mode: str, study: runs_lib.Study) -> bool:
 PAIRED_NOTE = (
     'Test accuracy differences in percentage points, a − b, over runs matched '
     'on every other field and the seed; 95% CI of the mean difference '
-    '(Student t); p: two-sided paired t-test; *p (Holm)*: adjusted for all '
+    '(bootstrap over the pairs); p: two-sided paired t-test; *p (Holm)*: adjusted for all '
     'comparisons of the table (of one learning-rate regime), family-wise; '
     '*detectable*: the smallest true difference these pairs would show at '
     'alpha 0.05 with 80% power, given the spread of their differences.')
@@ -140,8 +140,12 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
     md += ['', '## Missing or failed runs (left out of the statistics)', ''] + problems
   md += ['', '## Results per config', '', table.config_markdown(rows, target, best), '',
          f'*test acc*: the `{test_split}` split at the last step, in %; '
-         '± is the sample standard deviation over seeds, 95% CI the Student-t '
-         f'interval of the mean. *best {best} acc*: the best of the periodic '
+         '± is the sample standard deviation over seeds, 95% CI the bootstrap '
+         'interval of the mean over seeds (lib/report/stats.py: within the '
+         'values seen; with few seeds, narrower than a t-interval); *(k/n at '
+         'chance)*: runs whose test accuracy ended below 1/classes + 5 pp, '
+         '*diverged*: runs whose loss became non-finite (not in the mean). '
+         f'*best {best} acc*: the best of the periodic '
          'evaluations during training, '
          + ('on the validation data held out of the training split (not the '
             'test split). ' if best == 'validation' else

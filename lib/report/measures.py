@@ -15,6 +15,31 @@ class Measures:
   inference_gap: float | None
   steps_to_target: int | None    # None: the target was never reached.
   wall_s: float                  # This run's share of its program's time.
+  at_chance: bool | None         # Ended at chance level (None: class count unknown).
+
+
+# A run "ended at chance level" when its test accuracy is below 1/K plus this
+# (K classes): a net that collapsed to one class, or never learned.
+CHANCE_MARGIN = 0.05
+
+
+def at_chance(results: dict) -> bool | None:
+  k = results.get('num_classes')  # Written since 2026-12-03; older runs: unknown.
+  if not k:
+    return None
+  return test_accuracy(results) < 1 / max(k, 2) + CHANCE_MARGIN
+
+
+def at_chance_count(ms: list[Measures]) -> int | None:
+  """How many of the measured runs ended at chance level; None if no run
+  says how many classes it had (runs saved before results.json did)."""
+  known = [m.at_chance for m in ms if m.at_chance is not None]
+  return sum(known) if known else None
+
+
+def diverged(run: Run) -> bool:
+  """A failed run whose loss became non-finite (lib/errors.py Diverged)."""
+  return run.status == 'failed' and (run.error or '').startswith('Diverged')
 
 
 def test_accuracy(results: dict) -> float:
@@ -35,4 +60,5 @@ def measure(run: Run, target: float) -> Measures:
       inference_gap=None if inference is None else inference - test,
       steps_to_target=stats.steps_to_target(train, target),
       # Seeds trained in one program share its time.
-      wall_s=r['train_seconds_this_session'] / r.get('seeds_in_program', 1))
+      wall_s=r['train_seconds_this_session'] / r.get('seeds_in_program', 1),
+      at_chance=at_chance(r))

@@ -1,6 +1,7 @@
 """The study's figures (PNG), each with 95% confidence bands over runs:
-learning curves per activation, accuracy vs dropout rate, max vs mean pooling,
-and a tuned study's validation accuracy over the tuned values.
+training loss per arm, learning curves per activation, accuracy vs dropout
+rate, max vs mean pooling, and a tuned study's validation accuracy over the
+tuned values.
 
 A figure is drawn only when its field is swept; other swept fields are
 averaged over (the title says so). Titles describe the runs' own settings
@@ -134,6 +135,42 @@ def learning_curves(study: Study, path: str) -> str | None:
   axes[1].legend(title='activation')
   _suptitle(fig, study, f'Learning curves per activation (mean over '
             f'{_averaged_over(study, act)}; band: 95% CI)')
+  return _save(fig, path)
+
+
+def training_loss_curves(study: Study, path: str) -> str | None:
+  """Training loss (log scale) and the evaluated split's accuracy against
+  the step, one line per arm (every swept field but the seed; a tuned
+  study's arms at their chosen values), band: 95% over seeds. Claims about
+  optimization, e.g. He et al.'s degradation of plain nets, are about the
+  training loss. Up to MAX_LINES_PER_PANEL arms (the grids' figures are the
+  per-factor ones below)."""
+  arms: dict[str, list] = {}
+  for r in study.finished:
+    arms.setdefault(r.arm or r.group, []).append(r)
+  if not arms or len(arms) > MAX_LINES_PER_PANEL:
+    return None
+  chosen = study.finished[0].results.get('chosen_on', 'test')
+  fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+  for i, (arm, runs) in enumerate(arms.items()):
+    for ax, split, key in ((axes[0], 'train', 'loss'), (axes[1], chosen, 'accuracy')):
+      curves = [r.curve(split, key) for r in runs]
+      steps = sorted(set.intersection(*(set(c) for c in curves)))
+      scale = 100 if key == 'accuracy' else 1
+      style = _style(i)
+      if len(steps) >= 10:
+        style['marker'] = None  # Dense curves: markers would hide them.
+      _band(ax, steps, [stats.summarize([scale * c[s] for c in curves]) for s in steps],
+            arm, **style)
+  axes[0].set(title=f'training loss, train mode ({_training_mode(study)})',
+              xlabel='step', ylabel='loss (log scale)', yscale='log')
+  axes[1].set(title=f'{chosen} accuracy', xlabel='step', ylabel='accuracy (%)')
+  for ax in axes:
+    ax.grid(alpha=0.3, which='both')
+  _note_axis_start(axes[1])
+  axes[1].legend(fontsize=8, loc='center left', bbox_to_anchor=(1.0, 0.5))
+  _suptitle(fig, study, 'Training loss and accuracy per arm (mean over seeds; '
+            'band: 95% bootstrap interval)')
   return _save(fig, path)
 
 
@@ -306,6 +343,7 @@ def draw_all(study: Study, plot_dir: str, tuning_study: Study | None = None,
   curves."""
   made = [tuning_curves(tuning_study, os.path.join(plot_dir, 'tuning_curves.png'), chosen)
           if tuning_study else None,
+          training_loss_curves(study, os.path.join(plot_dir, 'training_loss_per_arm.png')),
           learning_curves(study, os.path.join(plot_dir, 'learning_curves_activation.png')),
           dropout_curve(study, os.path.join(plot_dir, 'accuracy_vs_dropout.png')),
           pooling_bars(study, os.path.join(plot_dir, 'pooling_max_vs_mean.png'))]

@@ -9,7 +9,7 @@ import itertools
 import json
 import math
 
-from lib.report import stats
+from lib.report import measures, stats
 from lib.report.measures import measure
 from lib.report.runs import Study
 from lib.sweeps import naming
@@ -53,7 +53,15 @@ def aggregate(runs, target: float, best: str | None = None) -> dict:
   row.update(summaries('steps_to_train_target', steps))
   row['reached_train_target'] = sum(s is not None for s in steps)
   row.update(summaries('wall_s', [m.wall_s for m in ms]))
+  row['at_chance'] = measures.at_chance_count(ms)
   return row
+
+
+def seeds_note(at_chance: int | None, n: int, diverged: int = 0) -> str:
+  """What a mean over seeds hides: ' (2/5 at chance, 1 diverged)', or ''."""
+  parts = ([f'{at_chance}/{n} at chance'] if at_chance else []) + (
+      [f'{diverged} diverged'] if diverged else [])
+  return f" ({', '.join(parts)})" if parts else ''
 
 
 def config_rows(study: Study, target: float) -> list[dict]:
@@ -67,7 +75,8 @@ def config_rows(study: Study, target: float) -> list[dict]:
     row = {'kind': 'network', 'config': group}
     row.update({keys[f]: runs[0].overrides.get(f) for f in study.fields})
     row.update(planned=len(runs), finished=len(done),
-               failed=sum(r.status == 'failed' for r in runs))
+               failed=sum(r.status == 'failed' for r in runs),
+               diverged=sum(measures.diverged(r) for r in runs))
     row.update(aggregate(done, target, best_split(study)))
     rows.append(row)
   return rows
@@ -172,13 +181,14 @@ GAP_HEADERS = ['train−test gap (pp)', 'train−test gap, inference mode (pp)']
 
 def config_markdown(rows: list[dict], target: float, best: str = 'validation') -> str:
   """`best`: the split of the runs' periodic evaluations (best_split)."""
-  header = ['config', 'runs', 'test acc % (mean ± std)', '95% CI, test acc',
+  header = ['config', 'runs', 'test acc % (mean ± std)', '95% CI (bootstrap), test acc',
             f'best {best} acc % (during training)', *GAP_HEADERS,
             f'steps to {100 * target:g}% train acc', 'wall s/run']
   lines = []
   for r in rows:
     runs = f"{r['finished']}/{r['planned']}" if r['kind'] == 'network' else str(r['finished'])
-    lines.append([r['config'], runs, _pm(r, 'test_acc'), _ci(r, 'test_acc'),
+    note = seeds_note(r.get('at_chance'), r['test_acc_n'], r.get('diverged', 0))
+    lines.append([r['config'], runs, _pm(r, 'test_acc') + note, _ci(r, 'test_acc'),
                   _pm(r, best_key(best)), _pm(r, 'train_test_gap'),
                   _pm(r, 'train_test_gap_inference'),
                   _steps(r, 'test_acc_n') if r['kind'] == 'network' else '–',
@@ -187,10 +197,12 @@ def config_markdown(rows: list[dict], target: float, best: str = 'validation') -
 
 
 def marginal_markdown(rows: list[dict], target: float) -> str:
-  header = ['field', 'value', 'runs', 'test acc % (mean ± std)', '95% CI, test acc',
-            *GAP_HEADERS, f'steps to {100 * target:g}% train acc']
+  header = ['field', 'value', 'runs', 'test acc % (mean ± std)',
+            '95% CI (bootstrap), test acc', *GAP_HEADERS,
+            f'steps to {100 * target:g}% train acc']
   lines = [[r['field'], naming.format_value(r['value']), str(r['runs']),
-            _pm(r, 'test_acc'), _ci(r, 'test_acc'), _pm(r, 'train_test_gap'),
+            _pm(r, 'test_acc') + seeds_note(r.get('at_chance'), r['test_acc_n']),
+            _ci(r, 'test_acc'), _pm(r, 'train_test_gap'),
             _pm(r, 'train_test_gap_inference'),
             _steps(r, 'test_acc_n')] for r in rows]
   return _table(header, lines)
@@ -204,7 +216,8 @@ def paired_markdown(rows: list[dict], regime_column: bool = False,
                     unit: str = 'pp', what: str = 'test acc') -> str:
   """`what`: the measure compared, named with its split."""
   header = (['learning rate'] if regime_column else []) + [
-      'field', 'a − b', 'matched pairs', f'mean diff, {what} ({unit})', '95% CI',
+      'field', 'a − b', 'matched pairs', f'mean diff, {what} ({unit})',
+      '95% CI (bootstrap)',
       'p (paired t)', 'p (Holm)', f'detectable ({unit})']
   lines = [([r['regime']] if regime_column else []) + [
       r['field'], f"{naming.format_value(r['a'])} − {naming.format_value(r['b'])}",
@@ -225,20 +238,26 @@ def _reach(row: dict, regime: str) -> str:
   return text if k == n else f'{text} ({k}/{n})'
 
 
+def _regime_note(row: dict, regime: str) -> str:
+  return seeds_note(row.get(f'{regime}_at_chance'), row[f'{regime}_n'],
+                    row.get(f'{regime}_diverged', 0))
+
+
 def tuning_markdown(rows: list[dict], tuned_fields: list[str], target: float) -> str:
   keys = naming.short_keys(tuned_fields)
   show = lambda v: ('–' if v is None else
                     ', '.join(f'{keys[f]}={naming.format_value(x)}' for f, x in v.items()))
   header = ['arm', 'chosen (on validation)', 'its validation acc %',
             'runner-up (on validation)', 'margin, validation acc (pp)',
-            'test acc %, shared', '95% CI, test acc', 'test acc %, chosen',
-            '95% CI, test acc', 'train−test gap, inference (pp): shared / chosen',
+            'test acc %, shared', '95% CI (bootstrap), test acc', 'test acc %, chosen',
+            '95% CI (bootstrap), test acc', 'train−test gap, inference (pp): shared / chosen',
             f'steps to {100 * target:g}% train acc: shared / chosen']
   lines = [[r['arm'], (show(r['chosen']) + (' (edge of the grid)' if r['at_edge'] else ''))
             if r['chosen'] is not None else f"not chosen: {r['why_not']}",
             _num(r['chosen_validation']),
             show(r['runner_up']), _num(r['margin']),
-            _pm(r, 'shared'), _ci(r, 'shared'), _pm(r, 'tuned'), _ci(r, 'tuned'),
+            _pm(r, 'shared') + _regime_note(r, 'shared'), _ci(r, 'shared'),
+            _pm(r, 'tuned') + _regime_note(r, 'tuned'), _ci(r, 'tuned'),
             f"{_num(r['shared_gap'])} / {_num(r['tuned_gap'])}",
             f"{_reach(r, 'shared')} / {_reach(r, 'tuned')}"]
            for r in rows]

@@ -138,9 +138,20 @@ def arm_rows(study: Study, tuned_fields: list[str], shared: dict,
       gap = stats.summarize([None if m.inference_gap is None else 100 * m.inference_gap for m in ms])
       steps = [m.steps_to_target for m in ms if m.steps_to_target is not None]
       row.update({f'{regime}_gap': gap.mean, f'{regime}_reached': len(steps),
-                  f'{regime}_steps': float(np.mean(steps)) if steps else math.nan})
+                  f'{regime}_steps': float(np.mean(steps)) if steps else math.nan,
+                  f'{regime}_at_chance': measures.at_chance_count(ms),
+                  f'{regime}_diverged': _diverged_at(study, arm, tuned_fields,
+                                                     shared if regime == SHARED
+                                                     else choice.value)})
     rows.append(row)
   return rows
+
+
+def _diverged_at(study: Study, arm: str, tuned_fields: list[str], point) -> int:
+  """The arm's runs at `point` of the tuned fields whose loss diverged."""
+  return sum(measures.diverged(r) for r in study.runs
+             if r.arm == arm and point is not None
+             and tuned_point(r, tuned_fields) == point)
 
 
 # What the paired comparisons compare: test accuracy (pp), the

@@ -65,9 +65,10 @@ def _fail(runs: list[RunSpec], study_dir: str, e: Exception, outcome: Outcome):
 
 
 def _record(run: RunSpec, result, study_dir: str, outcome: Outcome) -> None:
-  if isinstance(result, Exception):  # A seed of a group diverged.
-    message = f'{type(result).__name__}: {result}'
-    layout.record_failure(study_dir, run.name, message, message)
+  if isinstance(result, Exception):  # It diverged, or failed beside the others.
+    message = f'{type(result).__name__}: {result}'.splitlines()[0]
+    layout.record_failure(study_dir, run.name, message,
+                          ''.join(traceback.format_exception(result)))
     outcome.failed[run.name] = message
     progress.say(f'FAILED {run.name}: {message}')
   else:
@@ -84,26 +85,23 @@ def run_task(task: Task, study_dir: str, outcome: Outcome,
     return
   progress.say(f'task {task.index}: {task.name}')
   # One path for all: lib/multi_seed.py, whose program is compiled once and
-  # kept for the next call of the same config. Seeds that are not stacked go
-  # one call each, so one failing run does not mark the others failed.
+  # kept for the next call of the same config. A tuned arm's rates x seeds
+  # are one program too (the rate is a value in the state); stacked, their
+  # checkpoints are in the arm's directory. Unstacked, one failing run does
+  # not mark the others failed (keep_going).
   per_program = seeds_per_program if task.vmapped else 1
-  stacked = per_program != 1
-  # Stacked, a tuned arm's rates x seeds are one vmapped program too (the
-  # rate is a value in the state); their checkpoints in the arm's directory.
-  for runs in [todo] if stacked else [[r] for r in todo]:
-    try:
-      results = multi_seed.train_and_evaluate(
-          [r.config for r in runs],
-          [layout.run_dir(study_dir, r.name) for r in runs],
-          layout.group_dir(study_dir, task.group), per_program)
-    except multi_seed.Preempted:
-      raise
-    except Exception as e:  # pylint: disable=broad-except
-      # One broken run must not take the study down with it.
-      _fail(runs, study_dir, e, outcome)
-      continue
-    for r, result in zip(runs, results):
-      _record(r, result, study_dir, outcome)
+  try:
+    results = multi_seed.train_and_evaluate(
+        [r.config for r in todo], [layout.run_dir(study_dir, r.name) for r in todo],
+        layout.group_dir(study_dir, task.group), per_program, keep_going=True)
+  except multi_seed.Preempted:
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    # One broken run (or group) must not take the study down with it.
+    _fail(todo, study_dir, e, outcome)
+    return
+  for r, result in zip(todo, results):
+    _record(r, result, study_dir, outcome)
 
 
 def run_tasks(tasks: list[Task], study_dir: str,
