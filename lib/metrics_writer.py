@@ -11,6 +11,7 @@ import json
 import os
 import struct
 import sys
+import threading
 import time
 import uuid
 
@@ -39,13 +40,17 @@ def _tensorboardx(module: str = 'tensorboardX'):
   2 cores, by load), only to accept torch tensors, which we never pass. A None in
   sys.modules makes that import fail as if torch were absent.
   """
-  if 'torch' in sys.modules or 'tensorboardX' in sys.modules:
-    return importlib.import_module(module)
-  sys.modules['torch'] = None
-  try:
-    return importlib.import_module(module)
-  finally:
-    del sys.modules['torch']
+  with _IMPORTING:  # Seeds side by side open their first writers at once.
+    if 'torch' in sys.modules or 'tensorboardX' in sys.modules:
+      return importlib.import_module(module)
+    sys.modules['torch'] = None
+    try:
+      return importlib.import_module(module)
+    finally:
+      del sys.modules['torch']
+
+
+_IMPORTING = threading.Lock()
 
 
 def _summary_writer_class():

@@ -40,11 +40,13 @@ import hashlib
 import json
 import os
 import threading
+from typing import Any, Callable
 
 import jax
 import ml_collections
 
-from lib import checkpointing, config_history, errors, parallel, progress, trainer
+from lib import checkpointing, config_history, errors, parallel, preemption, progress
+from lib import trainer
 
 Preempted = trainer.Preempted
 
@@ -92,7 +94,7 @@ def side_by_side(config: ml_collections.ConfigDict) -> int:
   if (jax.default_backend() != 'cpu' or jax.process_count() > 1
       or config.data.pipeline != 'device'):
     return 1
-  return min(2, os.cpu_count() or 1)
+  return min(2, len(os.sched_getaffinity(0)))  # The cores this job may use (SLURM's).
 
 
 _last: list = []  # [(key, Program)]: the program built last in this process.
@@ -117,7 +119,8 @@ def train_and_evaluate(configs: list[ml_collections.ConfigDict],
                        workdirs: list[str], group_dir: str,
                        seeds_per_program: int = 0,
                        evaluate_train_split: bool = True,
-                       keep_going: bool = False) -> list:
+                       keep_going: bool = False,
+                       on_done: Callable[[int, Any], None] | None = None) -> list:
   """Trains configs[i] (identical but for the seed) into workdirs[i].
 
   Seeds go through one compiled program in chunks of `seeds_per_program`
@@ -130,13 +133,15 @@ def train_and_evaluate(configs: list[ml_collections.ConfigDict],
   Raises Preempted after saving a checkpoint on SIGTERM. An error of one
   unstacked seed is raised once the seeds running beside it are done, or,
   with `keep_going` (a study: one broken run must not stop the others),
-  returned in its place while the other seeds go on.
+  returned in its place while the other seeds go on. `on_done(i, result)`
+  is called as each seed's result (or returned error) is known.
   """
   stacked = seeds_per_program != 1
   _check_same_but_seed(configs, stacked)
   program = program_for(configs[0], stacked)
   if not stacked:
-    return _unstacked(program, configs, workdirs, evaluate_train_split, keep_going)
+    return _unstacked(program, configs, workdirs, evaluate_train_split, keep_going,
+                      on_done or (lambda i, result: None))
   size = seeds_per_program or len(configs)
   results = []
   for lo in range(0, len(configs), size):
@@ -146,44 +151,67 @@ def train_and_evaluate(configs: list[ml_collections.ConfigDict],
       name += ',lr=' + ','.join(f'{c.optimizer.learning_rate:g}' for c in chunk)
     if len(name) > 120:  # A tuned arm's many runs: a file name has 255 bytes.
       name = f'{len(chunk)}-runs-{hashlib.sha256(name.encode()).hexdigest()[:16]}'
-    results += trainer.train(program, chunk, dirs,
-                             os.path.join(group_dir, 'checkpoints', name),
-                             evaluate_train_split)
+    done = trainer.train(program, chunk, dirs,
+                         os.path.join(group_dir, 'checkpoints', name),
+                         evaluate_train_split)
+    for i, result in enumerate(done, start=lo):
+      if on_done:
+        on_done(i, result)
+    results += done
   return results
 
 
 def _unstacked(program: trainer.Program, configs, workdirs,
-               evaluate_train_split: bool, keep_going: bool) -> list:
-  """The seeds as ordinary runs, side_by_side() at a time. Once one raises
-  (Preempted; an error unless `keep_going`), the seeds not started yet are
-  not started and those running finish as they would alone (a signal stops
-  each with its checkpoint); then the first error in seed order is raised,
-  or, if signals stopped them, the Preempted of the seed that stopped
-  earliest."""
+               evaluate_train_split: bool, keep_going: bool,
+               on_done: Callable[[int, Any], None]) -> list:
+  """The seeds as ordinary runs, side_by_side() at a time; on_done(i, result)
+  as each ends. Once one raises (Preempted; an error unless `keep_going`),
+  the seeds not started yet are not started and those running finish as they
+  would alone (a signal stops each with its checkpoint); then the first error
+  in seed order is raised, or, if signals stopped them, the Preempted of the
+  seed that stopped earliest."""
   stopped = threading.Event()
 
-  def one(config, workdir):
+  def one(i, config, workdir):
     if stopped.is_set():
       return None
     try:
-      return _one(program, config, workdir, evaluate_train_split)
+      result = _one(program, config, workdir, evaluate_train_split)
     except Exception as e:  # pylint: disable=broad-except
-      if keep_going and not isinstance(e, Preempted):
-        return e
-      stopped.set()
-      raise
+      if not keep_going or isinstance(e, Preempted):
+        stopped.set()
+        raise
+      result = e
+    on_done(i, result)
+    return result
+  runs = list(enumerate(zip(configs, workdirs)))
   width = min(side_by_side(configs[0]), len(configs))
   if width == 1:
-    return [one(c, w) for c, w in zip(configs, workdirs)]
-
+    return [one(i, c, w) for i, (c, w) in runs]
   common = os.path.commonpath([os.path.abspath(w) for w in workdirs])
 
-  def labelled(config, workdir):  # Named by what tells the runs apart.
+  def labelled(i, config, workdir):  # Named by what tells the runs apart.
     with progress.labelled(f'[{os.path.relpath(os.path.abspath(workdir), common)}] '):
-      return one(config, workdir)
-  with checkpointing.one_save_at_a_time(), \
-      concurrent.futures.ThreadPoolExecutor(width) as pool:
-    futures = [pool.submit(labelled, c, w) for c, w in zip(configs, workdirs)]
+      try:
+        return one(i, config, workdir)
+      except Exception as e:
+        if not isinstance(e, Preempted):  # Said now; raised once the others are done.
+          progress.say(f'error: {type(e).__name__}: {str(e).splitlines()[0][:300]}')
+        raise
+  # Signal handlers are the main thread's: the sessions' threads cannot
+  # install the SIGTERM watch that a run started from a library call relies on.
+  preemption.install()
+  pool = concurrent.futures.ThreadPoolExecutor(width)
+  with checkpointing.one_save_at_a_time():
+    futures = [pool.submit(labelled, i, c, w) for i, (c, w) in runs]
+    try:
+      concurrent.futures.wait(futures)
+    except BaseException:  # A KeyboardInterrupt where no handler catches Ctrl-C.
+      stopped.set()
+      preemption.stop()  # The running seeds save and stop at their next step...
+      raise
+    finally:  # ...before their saves may overlap again.
+      pool.shutdown(wait=True, cancel_futures=True)
   raised = [f.exception() for f in futures if f.exception() is not None]
   if others := [e for e in raised if not isinstance(e, Preempted)]:
     raise others[0]

@@ -109,6 +109,15 @@ def received() -> str:
   return _received[0] if _received else 'SIGTERM'
 
 
+def stop(signal_name: str = 'SIGINT') -> None:
+  """Asks every training loop of this process to stop at its next step with
+  a checkpoint, as a signal does (lib/multi_seed.py, when the thread that
+  waits for seeds trained side by side is interrupted)."""
+  if not _STOP.is_set():
+    _received.append(signal_name)
+  _STOP.set()
+
+
 def clear() -> None:
   """Forgets a signal already received (for tests: one process, many runs)."""
   _STOP.clear()

@@ -78,3 +78,42 @@ def test_an_error_in_one_seed_stops_the_queue_and_is_raised(data_dir, tmp_path,
     _train(data_dir, tmp_path, 2, monkeypatch, seeds=(0, 1, 2, 3))
   assert os.path.exists(tmp_path / 'seed_0' / 'results.json')
   assert not os.path.exists(tmp_path / 'seed_3')
+
+
+def test_ctrl_c_in_a_library_call_stops_every_seed_with_a_whole_checkpoint(
+    data_dir, tmp_path, monkeypatch):
+  """Where no handler catches Ctrl-C (a notebook, a script), KeyboardInterrupt
+  reaches the thread that waits for the seeds: the seeds running stop at
+  their next step with a checkpoint, saved one at a time, before it is
+  raised (nothing is left training, or saving unserialized, behind it)."""
+  import signal
+  import threading
+  import time
+  from lib import preemption
+
+  def interrupt_after_the_first_checkpoints():
+    deadline = time.time() + 120
+    while time.time() < deadline and not all(
+        os.path.exists(tmp_path / f'seed_{s}' / 'checkpoints' / '2') for s in (0, 1)):
+      time.sleep(0.02)
+    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C; Python's own handler raises.
+  monkeypatch.setattr(multi_seed, 'side_by_side', lambda config: 2)
+  multi_seed._last.clear()
+  configs = [_config(data_dir, s) for s in (0, 1)]
+  for c in configs:
+    c.train.num_steps, c.train.checkpoint_every_steps = 600, 2
+  dirs = [str(tmp_path / f'seed_{s}') for s in (0, 1)]
+  assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+  threading.Thread(target=interrupt_after_the_first_checkpoints, daemon=True).start()
+  try:
+    with pytest.raises(KeyboardInterrupt):
+      multi_seed.train_and_evaluate(configs, dirs, str(tmp_path), seeds_per_program=1)
+  finally:
+    preemption.clear()
+  for d in dirs:
+    ckpt = os.path.join(d, 'checkpoints')
+    assert not [n for n in os.listdir(ckpt) if 'tmp' in n]
+    steps = sorted(int(n) for n in os.listdir(ckpt) if n.isdigit())
+    assert steps and steps[-1] < 600
+    checkpointing.load_state(ckpt, steps[-1])  # Whole: its checksums verify.
+    assert not os.path.exists(os.path.join(d, 'results.json'))

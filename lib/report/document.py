@@ -64,7 +64,7 @@ def _want_baselines(mode: str, study: runs_lib.Study) -> bool:
 PAIRED_NOTE = (
     'Test accuracy differences in percentage points, a − b, over runs matched '
     'on every other field and the seed; 95% CI of the mean difference '
-    '(bootstrap over the pairs); p: two-sided paired t-test; *p (Holm)*: adjusted for all '
+    '(Student t, the paired test\'s own); p: two-sided paired t-test; *p (Holm)*: adjusted for all '
     'comparisons of the table (of one learning-rate regime), family-wise; '
     '*detectable*: the smallest true difference these pairs would show at '
     'alpha 0.05 with 80% power, given the spread of their differences.')
@@ -143,7 +143,8 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
          '± is the sample standard deviation over seeds, 95% CI the bootstrap '
          'interval of the mean over seeds (lib/report/stats.py: within the '
          'values seen; with few seeds, narrower than a t-interval); *(k/n at '
-         'chance)*: runs whose test accuracy ended below 1/classes + 5 pp, '
+         'chance)*: runs whose test accuracy ended below 1/classes + 5 pp (at most half '
+         'of 1/classes more), '
          '*diverged*: runs whose loss became non-finite (not in the mean). '
          f'*best {best} acc*: the best of the periodic '
          'evaluations during training, '
@@ -158,7 +159,9 @@ def build(study_dir: str, target: float = 0.95, with_baselines: str = 'auto') ->
          f'no augmentation). *steps to {100 * target:g}%*: first logged '
          'training step at or above it, averaged over the runs that got there '
          '(k/n when not all did). *wall s/run*: training seconds; seeds '
-         'trained by one program share its time equally. Baselines: '
+         'trained by one program share its time equally; seeds trained side by '
+         'side (CPU, two threads) each count their whole time while sharing the '
+         'cores, so compare this column only between runs trained alike. Baselines: '
          'scikit-learn on the same splits (gap = train-set minus test '
          'accuracy; no periodic evaluations, so no best; only the decision '
          'tree is random).']

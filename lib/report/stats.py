@@ -1,14 +1,15 @@
 """Statistics over seeds: mean, standard deviation, a 95% bootstrap interval
 of the mean, paired tests and Holm's correction.
 
-The interval is scipy.stats.bootstrap's (BCa, percentile where BCa is
-undefined) over the seeds, resampled with a fixed generator so a report is
+The interval of a mean over seeds is scipy.stats.bootstrap's (BCa,
+percentile where BCa is undefined), resampled with a fixed generator so a report is
 the same every time it is written. A bootstrap interval stays within the
 values seen: an arm where 2 of 5 seeds collapsed to chance gets an interval
 inside [0, 100] (the Student-t interval it replaced gave [-13.87, 102.03]%,
 which says nothing). With few seeds it is also narrower than the t-interval
 (it cannot see beyond the seeds it has): read it with n beside it, and with
-the count of seeds at chance level that the tables print.
+the count of seeds at chance level that the tables print. Paired
+differences keep the Student-t interval of their paired t-test.
 """
 import dataclasses
 import math
@@ -66,10 +67,18 @@ def bootstrap_interval(x: np.ndarray, confidence: float = 0.95) -> tuple[float, 
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float]) -> tuple[Summary, float]:
-  """a - b over matched runs (same other settings and seed), and the
-  two-sided paired t-test's p-value."""
+  """a - b over matched runs (same other settings and seed), with the
+  Student-t interval of its mean, and the two-sided paired t-test's p-value.
+  The interval is the test's own (it excludes 0 exactly when p < 0.05), so
+  the table cannot say two things; a difference of accuracies is not bounded
+  by [0, 100] the way an accuracy is."""
   a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-  summary = summarize(a - b)
+  d = a - b
+  summary = summarize(d)
+  if summary.n >= 2 and summary.std > 0:
+    low, high = stats.t.interval(0.95, df=summary.n - 1, loc=summary.mean,
+                                 scale=summary.std / math.sqrt(summary.n))
+    summary = dataclasses.replace(summary, ci_low=float(low), ci_high=float(high))
   p = float(stats.ttest_rel(a, b).pvalue) if len(a) > 1 and summary.std > 0 else math.nan
   return summary, p
 

@@ -216,8 +216,7 @@ def paired_markdown(rows: list[dict], regime_column: bool = False,
                     unit: str = 'pp', what: str = 'test acc') -> str:
   """`what`: the measure compared, named with its split."""
   header = (['learning rate'] if regime_column else []) + [
-      'field', 'a − b', 'matched pairs', f'mean diff, {what} ({unit})',
-      '95% CI (bootstrap)',
+      'field', 'a − b', 'matched pairs', f'mean diff, {what} ({unit})', '95% CI',
       'p (paired t)', 'p (Holm)', f'detectable ({unit})']
   lines = [([r['regime']] if regime_column else []) + [
       r['field'], f"{naming.format_value(r['a'])} − {naming.format_value(r['b'])}",

@@ -90,18 +90,22 @@ def run_task(task: Task, study_dir: str, outcome: Outcome,
   # checkpoints are in the arm's directory. Unstacked, one failing run does
   # not mark the others failed (keep_going).
   per_program = seeds_per_program if task.vmapped else 1
+  recorded = set()
+
+  def record(i, result):  # As each run ends, not at the task's end.
+    recorded.add(i)
+    _record(todo[i], result, study_dir, outcome)
   try:
-    results = multi_seed.train_and_evaluate(
+    multi_seed.train_and_evaluate(
         [r.config for r in todo], [layout.run_dir(study_dir, r.name) for r in todo],
-        layout.group_dir(study_dir, task.group), per_program, keep_going=True)
+        layout.group_dir(study_dir, task.group), per_program, keep_going=True,
+        on_done=record)
   except multi_seed.Preempted:
     raise
   except Exception as e:  # pylint: disable=broad-except
     # One broken run (or group) must not take the study down with it.
-    _fail(todo, study_dir, e, outcome)
-    return
-  for r, result in zip(todo, results):
-    _record(r, result, study_dir, outcome)
+    if unrecorded := [r for i, r in enumerate(todo) if i not in recorded]:
+      _fail(unrecorded, study_dir, e, outcome)
 
 
 def run_tasks(tasks: list[Task], study_dir: str,
