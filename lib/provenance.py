@@ -9,6 +9,7 @@ resumed on other code or another machine shows it here; the sweep report
 lists the commits of its runs and warns when they differ.
 """
 import datetime
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -38,8 +39,13 @@ def _git(*args: str) -> str | None:
   return proc.stdout.decode('utf-8', 'replace')
 
 
+@functools.cache
 def git_state() -> dict:
-  """The code's commit, and whether (and how) the tree differs from it."""
+  """The code's commit, and whether (and how) the tree differs from it: read
+  once per process, at its first run, since a process runs the code it
+  imported then, whatever is committed while it runs (a study's later runs
+  would otherwise name a commit made under them), and a study's hundreds of
+  runs need not ask git three times each."""
   commit = _git('rev-parse', 'HEAD')
   if commit is None:
     return {'commit': None, 'dirty': None, 'diff_sha256': None}

@@ -46,6 +46,21 @@ def test_a_run_records_its_code_machine_and_switches_and_appends_on_resume(
   assert history[0] == first  # The first record is kept as it was.
 
 
+def test_the_code_is_read_once_per_process(monkeypatch):
+  """A process runs the code it imported: a commit made while a study runs
+  is not the code of its later runs."""
+  calls = []
+  monkeypatch.setattr(provenance, '_git', lambda *a: calls.append(a) or 'abc\n')
+  provenance.git_state.cache_clear()
+  try:
+    first = provenance.git_state()
+    monkeypatch.setattr(provenance, '_git', lambda *a: calls.append(a) or 'def\n')
+    assert provenance.git_state() == first and first['commit'] == 'abc'
+    assert len(calls) == 3  # rev-parse, status, diff: once.
+  finally:
+    provenance.git_state.cache_clear()
+
+
 def _study(commits_per_run):
   runs = [runs_lib.Run(f'r{i}', 'g', i, {}, 'finished', commits=c)
           for i, c in enumerate(commits_per_run)]
