@@ -94,7 +94,9 @@ def side_by_side(config: ml_collections.ConfigDict) -> int:
   if (jax.default_backend() != 'cpu' or jax.process_count() > 1
       or config.data.pipeline != 'device'):
     return 1
-  return min(2, len(os.sched_getaffinity(0)))  # The cores this job may use (SLURM's).
+  # The cores this job may use (SLURM's cgroup), where the OS says (not macOS).
+  cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+  return min(2, cores or 1)
 
 
 _last: list = []  # [(key, Program)]: the program built last in this process.
@@ -196,7 +198,7 @@ def _unstacked(program: trainer.Program, configs, workdirs,
         return one(i, config, workdir)
       except Exception as e:
         if not isinstance(e, Preempted):  # Said now; raised once the others are done.
-          progress.say(f'error: {type(e).__name__}: {str(e).splitlines()[0][:300]}')
+          progress.say(f'error: {type(e).__name__}: {str(e)[:300]}'.splitlines()[0])
         raise
   # Signal handlers are the main thread's: the sessions' threads cannot
   # install the SIGTERM watch that a run started from a library call relies on.
