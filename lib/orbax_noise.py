@@ -1,7 +1,7 @@
 """Quiets what Orbax and tensorstore print after a save the file system
-refused: the trainer reports that as one line (lib/trainer.py
-_storage_guarded), so the rest is noise. Only while a checkpointer is open:
-importing this changes nothing."""
+refused: the trainer reports that as one line (lib/session.py
+guarded), so the rest is noise. Only while a checkpointer is open,
+and after a refused save: importing this changes nothing."""
 import contextlib
 import logging
 import sys
@@ -41,23 +41,40 @@ def _drop_closed_loop(unraisable) -> None:
     _state['hook'](unraisable)
 
 
-@contextlib.contextmanager
-def quieted():
-  """The filter and hook above, installed by the first of nested blocks
-  and removed by the last, which gives the process back its own."""
+def _install() -> None:
   with _lock:
     if _state['open'] == 0:
       for name in _LOGGERS:
         logging.getLogger(name).addFilter(_FILTER)
       _state['hook'], sys.unraisablehook = sys.unraisablehook, _drop_closed_loop
     _state['open'] += 1
+
+
+def _remove() -> None:
+  with _lock:
+    _state['open'] -= 1
+    if _state['open'] == 0:
+      for name in _LOGGERS:
+        logging.getLogger(name).removeFilter(_FILTER)
+      if sys.unraisablehook is _drop_closed_loop:  # Else someone replaced it since.
+        sys.unraisablehook = _state['hook']
+
+
+@contextlib.contextmanager
+def quieted():
+  """The filter and hook above, installed by the first of nested blocks
+  and removed by the last, which gives the process back its own."""
+  _install()
   try:
     yield
   finally:
-    with _lock:
-      _state['open'] -= 1
-      if _state['open'] == 0:
-        for name in _LOGGERS:
-          logging.getLogger(name).removeFilter(_FILTER)
-        if sys.unraisablehook is _drop_closed_loop:  # Else someone replaced it since.
-          sys.unraisablehook = _state['hook']
+    _remove()
+
+
+def quiet_from_now_on() -> None:
+  """After a save the file system refused: the failed writes' asyncio tasks
+  are collected whenever the garbage collector gets to them, often after
+  the checkpointer closed, and asyncio then logs each one's traceback
+  ('Task exception was never retrieved') under the one-line error. Only
+  storage errors and the closed loop's reports are dropped."""
+  _install()  # Never removed: those tasks may outlive every checkpointer.

@@ -18,7 +18,7 @@ import ml_collections
 import numpy as np
 
 from lib import atomic, checkpoint_schedule, checkpointing, config_history, errors
-from lib import metrics_writer, optim, preemption, progress, provenance
+from lib import metrics_writer, optim, orbax_noise, preemption, progress, provenance
 from lib import records, run_lock
 
 CONFIG_FILE = config_history.CONFIG_FILE
@@ -171,6 +171,7 @@ def guarded(action, checkpoints: checkpointing.Checkpointer) -> None:
          'none was committed yet; the run starts over when run again')))
     if problem is None:
       raise
+    orbax_noise.quiet_from_now_on()
     raise problem from None
 
 
