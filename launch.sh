@@ -2,7 +2,7 @@
 # One entry point for users and CI. Each command first makes sure the
 # project's virtual environment (.venv, Python 3.12) has requirements.txt.
 #
-#   ./launch.sh train [FLAGS...]   train (default: configs/digits_cnn.py into runs/)
+#   ./launch.sh train [FLAGS...]   train (default: configs/cnn.py:digits into runs/)
 #   ./launch.sh test [PYTEST ARGS] run the test suite
 #   ./launch.sh setup              only create/update the environment
 #   ./launch.sh prepare NAME [--data_dir=DIR] [--manual_dir=DIR] [--download_dir=DIR]
@@ -211,7 +211,7 @@ case "$cmd" in
   train)
     setup
     args=("$@")
-    [[ " $* " == *" --config="* ]] || args=(--config=configs/digits_cnn.py "${args[@]}")
+    [[ " $* " == *" --config="* ]] || args=(--config=configs/cnn.py:digits "${args[@]}")
     [[ " $* " == *" --workdir="* ]] || args+=(--workdir="runs/$(date +%Y%m%d-%H%M%S)")
     exec "$VENV/bin/python" -m experiments.train "${args[@]}" ;;
   test)

@@ -130,8 +130,52 @@ def scale_lr_with_batch(config: ml_collections.ConfigDict, base_learning_rate: f
                        / opt.get_ref('base_batch_size'))
 
 
+def variant(arg: str | None, datasets: tuple[str, ...],
+            options: tuple[str, ...] = ()) -> tuple[str, set[str], str]:
+  """Reads `model.py:DATASET[,OPTION...][,runlocal]` (big_vision's
+  `get_config(arg)`): the dataset, the model file's own options given, and
+  what is left for `apply_arg`."""
+  parts = [p for p in (arg or '').split(',') if p]
+  if not parts or parts[0] not in datasets:
+    given = f'{parts[0]!r} is not one; ' if parts else ''
+    raise ValueError(f"this config file takes a dataset after ':': {given}valid: "
+                     f"{', '.join(datasets)} (e.g. :{datasets[0]}"
+                     f"{',' + options[0] if options else ''})")
+  chosen = {p for p in parts[1:] if p in options}
+  rest = [p for p in parts[1:] if p not in options]
+  if [p for p in rest if p != 'runlocal']:
+    raise ValueError(f"unknown config argument {rest[0]!r}; valid: "
+                     f"{', '.join((*options, 'runlocal'))}")
+  return parts[0], chosen, ','.join(rest)
+
+
+def hold_out_validation(config: ml_collections.ConfigDict) -> None:
+  """10% of the training images held out, stratified by class: evaluations
+  while training (and anything chosen) use them; the test split is read
+  once, at the end."""
+  config.data.validation_fraction = 0.1
+
+
+def imagenet_data(config: ml_collections.ConfigDict) -> None:
+  """ILSVRC 2012 as torchvision's recipes read it, on the grain pipeline
+  (augment 'imagenet': random resized 224x224 crops and flips; resize to 256
+  and the centre 224 for evaluation). data.worker_count stays at its
+  default, every core on accelerators (JPEGs are decoded and cropped there;
+  experiments/bench/imagenet_host.py)."""
+  config.data.test_split = 'validation'
+  config.data.pipeline = 'grain'
+  config.data.augment = 'imagenet'
+  config.data.image_size = 224
+  # big_vision's minival: the last 1% of the training split (about 12,800
+  # images) for evaluations while training and for anything chosen;
+  # 'validation' (50,000) is the test split, read once after the last step.
+  config.data.train_split = 'train[:99%]'
+  config.data.validation_split = 'train[99%:]'
+
+
 def apply_arg(config: ml_collections.ConfigDict, arg: str | None):
-  """Handles `config.py:ARG`: 'runlocal' shrinks the run to a smoke test."""
+  """Handles the `runlocal` of `config.py:...,runlocal`: it shrinks the run
+  to a smoke test."""
   if not arg:
     return config
   for part in arg.split(','):

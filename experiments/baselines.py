@@ -1,6 +1,6 @@
 r"""scikit-learn's classical learners on a config's own train/test split.
 
-  python -m experiments.baselines --config=configs/mnist5k_cnn.py \
+  python -m experiments.baselines --config=configs/cnn.py:mnist_5k \
       --out=experiments/results/baselines_mnist_5k.json
 
 Reads the split through the project's pipeline (lib/report/baselines.py), so

@@ -31,7 +31,9 @@ def _one_line(e: BaseException) -> str:
   if errno:  # A config file that cannot be read.
     return errno[-1]
   if any(line.startswith('Traceback') for line in lines):
-    return lines[-1]  # A config file that raised: its exception line.
+    # A config file that raised: its exception line; a ValueError is the
+    # config refusing its argument, whose message says what to give.
+    return lines[-1].removeprefix('ValueError: ')
   return ' '.join(lines)
 
 
@@ -63,10 +65,14 @@ def _missing_config_file(argv: list[str]) -> str | None:
   for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
     try:
       with open(os.path.join(folder, name)) as f:
-        if name.endswith('.py') and 'def get_config' in f.read():
-          configs.append(name)
+        text = f.read()
     except OSError:
       continue
+    if name.endswith('.py') and 'def get_config' in text:
+      # A model's file takes its dataset after ':' (configs/cnn.py:digits):
+      # the ones its docstring runs.
+      datasets = re.findall(rf'--config=\S*\b{re.escape(name)}:([a-z0-9_]+)', text)
+      configs += [f'{name}:{d}' for d in dict.fromkeys(datasets)] or [name]
   listed = (f"the configs in {folder}/: {', '.join(configs)}" if configs
             else f'{folder}/ holds no config (a .py file with get_config)')
   return f'config file {path} does not exist; {listed}'

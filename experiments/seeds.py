@@ -1,6 +1,6 @@
 r"""Trains one config over several seeds and reports mean and std of accuracy.
 
-  python -m experiments.seeds --config=configs/digits_cnn.py --seeds=5 \
+  python -m experiments.seeds --config=configs/cnn.py:digits --seeds=5 \
       --out=runs/seeds/digits_cnn
 
 Each seed gets its own run directory OUT/seed_K (config.json, metrics.jsonl,

@@ -1,7 +1,7 @@
 r"""Trains one config into a run directory; starting it again resumes it.
 
-  python -m experiments.train --config=configs/digits_cnn.py --workdir=runs/cnn
-  python -m experiments.train --config=configs/digits_cnn.py \
+  python -m experiments.train --config=configs/cnn.py:digits --workdir=runs/cnn
+  python -m experiments.train --config=configs/cnn.py:digits \
       --config.model.activation=tanh --config.seed=3 --workdir=runs/cnn_tanh_s3
 
 Several processes (multi-host): under `srun --ntasks=N` nothing more is

@@ -47,7 +47,7 @@ class Run:
 
   def __init__(self, config: ml_collections.ConfigDict):
     self.config = config
-    _check_values(config)
+    self.check_values(config)
     self.mixing = mix.recipe(config.data)  # Mixup and cutmix, checked.
     ema.check_decay(config.train.ema_decay)
     if config.train.compute_dtype not in COMPUTE_DTYPES:
@@ -95,39 +95,37 @@ class Run:
           f'({first}); check the --config.model.* values against '
           f'{_model_values(config)}') from e  # The cause stays for library use.
 
-  check_values = staticmethod(lambda config: _check_values(config))
+  @staticmethod
+  def check_values(config: ml_collections.ConfigDict) -> None:
+    """Values that would train nonsense or crash mid-run: one line each."""
+    train, opt = config.train, config.optimizer
+    checks = [
+        (train.batch_size >= 1, 'train.batch_size must be >= 1'),
+        (opt.learning_rate >= 0, 'optimizer.learning_rate must be >= 0'),
+        (train.keep_checkpoints >= 1,
+         'train.keep_checkpoints must be >= 1 (0 would keep no checkpoint)'),
+        (train.checkpoint_every_steps >= 0,
+         'train.checkpoint_every_steps must be >= 0 (0: a tenth of the run)'),
+        (train.checkpoint_every_minutes >= 0,
+         'train.checkpoint_every_minutes must be >= 0 (0: by steps only)'),
+        (train.log_every_steps >= 1, 'train.log_every_steps must be >= 1'),
+        (train.eval_every_epochs > 0, 'train.eval_every_epochs must be > 0'),
+        (train.num_steps >= 0 and train.num_epochs >= 0,
+         'train.num_steps and train.num_epochs must be >= 0'),
+        (0 <= train.label_smoothing < 1,
+         'train.label_smoothing must be in [0, 1) (0: off)'),
+    ]
+    if 'dropout' in config.model:
+      checks.append((0 <= config.model.dropout < 1,
+                     'model.dropout must be in [0, 1) (the fraction dropped)'))
+    for ok, message in checks:
+      if not ok:
+        raise errors.UserError(f'{message}; got the config\'s value: '
+                               f'{_value_in(config, message.split()[0])!r}')
 
   def init_state(self) -> train_step.TrainState:
     return train_step.init_state(self.model, self.tx, self.data.spec.image_shape,
                                  self.config.seed, self.config.train.ema_decay > 0)
-
-
-def _check_values(config: ml_collections.ConfigDict) -> None:
-  """Values that would train nonsense or crash mid-run: one line each."""
-  train, opt = config.train, config.optimizer
-  checks = [
-      (train.batch_size >= 1, 'train.batch_size must be >= 1'),
-      (opt.learning_rate >= 0, 'optimizer.learning_rate must be >= 0'),
-      (train.keep_checkpoints >= 1,
-       'train.keep_checkpoints must be >= 1 (0 would keep no checkpoint)'),
-      (train.checkpoint_every_steps >= 0,
-       'train.checkpoint_every_steps must be >= 0 (0: a tenth of the run)'),
-      (train.checkpoint_every_minutes >= 0,
-       'train.checkpoint_every_minutes must be >= 0 (0: by steps only)'),
-      (train.log_every_steps >= 1, 'train.log_every_steps must be >= 1'),
-      (train.eval_every_epochs > 0, 'train.eval_every_epochs must be > 0'),
-      (train.num_steps >= 0 and train.num_epochs >= 0,
-       'train.num_steps and train.num_epochs must be >= 0'),
-      (0 <= train.label_smoothing < 1,
-       'train.label_smoothing must be in [0, 1) (0: off)'),
-  ]
-  if 'dropout' in config.model:
-    checks.append((0 <= config.model.dropout < 1,
-                   'model.dropout must be in [0, 1) (the fraction dropped)'))
-  for ok, message in checks:
-    if not ok:
-      raise errors.UserError(f'{message}; got the config\'s value: '
-                             f'{_value_in(config, message.split()[0])!r}')
 
 
 def _model_values(config) -> str:

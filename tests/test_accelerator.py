@@ -59,7 +59,7 @@ def test_setup_refuses_what_it_cannot_install_in_one_line(
 
 def test_a_run_that_asked_for_a_gpu_and_got_the_cpu_stops(data_dir, tmp_path):
   workdir = tmp_path / 'run'
-  proc = run_module('experiments.train', '--config=configs/digits_cnn.py',
+  proc = run_module('experiments.train', '--config=configs/cnn.py:digits',
                     f'--workdir={workdir}', f'--config.data.data_dir={data_dir}',
                     env={'ACCEL': 'cuda12'})
   assert proc.returncode == 2
@@ -70,7 +70,7 @@ def test_a_run_that_asked_for_a_gpu_and_got_the_cpu_stops(data_dir, tmp_path):
 
 
 def test_a_run_names_its_backend_first(data_dir, tmp_path):
-  proc = run_module('experiments.train', '--config=configs/digits_cnn.py:runlocal',
+  proc = run_module('experiments.train', '--config=configs/cnn.py:digits,runlocal',
                     f'--workdir={tmp_path / "run"}', f'--config.data.data_dir={data_dir}',
                     env={'ACCEL': 'cpu'})
   assert proc.returncode == 0, proc.stderr[-3000:]

@@ -203,7 +203,7 @@ def test_a_truncated_shard(data_dir):
 def _train(data_dir: str, workdir, *flags: str):
   from tests.conftest import pythonpath, run_module  # pylint: disable=g-import-not-at-top
   return run_module(
-      'experiments.train', '--config=configs/mnist_lenet5.py:runlocal',
+      'experiments.train', '--config=configs/lenet5.py:mnist,runlocal',
       f'--workdir={workdir}', f'--config.data.data_dir={data_dir}',
       # 16 examples of 10 classes: too few to hold 10% out by class.
       '--config.data.validation_fraction=0', *flags,

@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from configs import cifar10_cnn
+from configs import cnn
 from lib import checkpointing, metrics_writer, multi_seed
 from tests import fake_tfds
 from tests.conftest import run_module
@@ -33,7 +33,7 @@ def cifar_dir(tmp_path_factory):
 
 
 def _config(data_dir, seed, augment='cifar'):
-  c = cifar10_cnn.get_config()
+  c = cnn.get_config('cifar10')
   c.seed = seed
   c.data.data_dir = data_dir
   c.model.features, c.model.convs_per_block, c.model.dense = (8, 16), 1, (32,)
@@ -79,7 +79,7 @@ def test_stacked_cifar_seeds_match_sequential_runs(cifar_dir, tmp_path):
 
 def _seeds(out, data_dir, per_program, devices):
   overrides = [f'--config.{k}={v}' for k, v in SMALL.items()]
-  proc = run_module('experiments.seeds', '--config=configs/cifar10_cnn.py',
+  proc = run_module('experiments.seeds', '--config=configs/cnn.py:cifar10',
                     f'--config.data.data_dir={data_dir}', *overrides,
                     '--seeds=2', f'--seeds_per_program={per_program}',
                     f'--out={out}', devices=devices, timeout=600)

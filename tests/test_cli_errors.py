@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow
 def test_bad_input_is_one_line_and_writes_nothing(data_dir, tmp_path, flag, message):
   workdir = tmp_path / 'run'
   proc = run_module(
-      'experiments.train', '--config=configs/digits_cnn.py',
+      'experiments.train', '--config=configs/cnn.py:digits',
       f'--workdir={workdir}', f'--config.data.data_dir={data_dir}', flag,
       # No network: a connection attempt would fail loudly, not hang.
       env={'PYTHONPATH': pythonpath(os.path.join(os.path.dirname(__file__), 'no_network'))})
@@ -46,7 +46,7 @@ def test_bad_input_is_one_line_and_writes_nothing(data_dir, tmp_path, flag, mess
 
 def test_missing_dataset_never_touches_the_network(tmp_path):
   proc = run_module(
-      'experiments.train', '--config=configs/digits_cnn.py',
+      'experiments.train', '--config=configs/cnn.py:digits',
       f'--workdir={tmp_path / "run"}', f'--config.data.data_dir={tmp_path}',
       '--config.data.name=cifar10',
       env={'PYTHONPATH': pythonpath(os.path.join(os.path.dirname(__file__), 'no_network'))})
@@ -63,8 +63,9 @@ def test_a_missing_config_file_lists_the_configs(tmp_path, overrides):
   assert proc.returncode == 2
   (line,) = proc.stderr.strip().splitlines()
   assert line.startswith('error: config file configs/no_such_config.py does not '
-                         'exist; the configs in configs/: cifar10_cnn.py, ')
-  assert ' digits_cnn.py, ' in line and 'common.py' not in line
+                         'exist; the configs in configs/: alexnet.py:imagenet2012, '
+                         'cnn.py:digits, cnn.py:mnist_5k, cnn.py:cifar10, ')
+  assert 'common.py' not in line
   assert not workdir.exists()
 
 
@@ -73,7 +74,7 @@ def test_an_unknown_model_is_refused_before_jax_starts(tmp_path):
   fake = tmp_path / 'no_jax' / 'jax'
   fake.mkdir(parents=True)
   (fake / '__init__.py').write_text("raise ImportError('JAX WAS IMPORTED')\n")
-  proc = run_module('experiments.train', '--config=configs/digits_cnn.py',
+  proc = run_module('experiments.train', '--config=configs/cnn.py:digits',
                     '--config.model.name=resnet', f'--workdir={workdir}',
                     # Importing JAX here fails: the check must come first.
                     env={'PYTHONPATH': pythonpath(str(tmp_path / 'no_jax'))})
@@ -95,7 +96,7 @@ def test_help_exits_zero():
 def test_a_data_dir_with_a_tilde_is_expanded_for_training(tmp_path):
   """As `prepare` does, and as the shell would have if it were not quoted."""
   workdir = tmp_path / 'run'
-  proc = run_module('experiments.train', '--config=configs/digits_cnn.py:runlocal',
+  proc = run_module('experiments.train', '--config=configs/cnn.py:digits,runlocal',
                     f'--workdir={workdir}', '--config.data.data_dir=~/tfds',
                     env={'HOME': str(tmp_path)})
   assert proc.returncode == 0, proc.stderr[-2000:]

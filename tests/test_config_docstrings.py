@@ -82,6 +82,7 @@ def test_expected_result_names_the_command_that_measured_it(path):
   runs = measured_with(path)
   assert runs, f'{path}: "Expected:" without "Measured with: python -m experiments.seeds ..."'
   for argv in runs:
-    assert f'--config={path}' in argv and any(a.startswith('--seeds=') for a in argv)
+    assert any(a.startswith(f'--config={path}:') for a in argv), argv
+    assert any(a.startswith('--seeds=') for a in argv)
     assert any(a.startswith('--out=') for a in argv), argv
     assert load(argv).data.name in DATASETS

@@ -239,9 +239,9 @@ def test_the_trainer_steps_with_the_configured_rewrites(data_dir, setting,
   """train.fast_cpu_gradients reaches the compiled step the loop runs: the
   rewrites' optimization barriers (max_pool, conv_barrier) are in its
   program, or none are (nothing else in a train step adds one)."""
-  from configs import digits_cnn  # pylint: disable=g-import-not-at-top
+  from configs import cnn  # pylint: disable=g-import-not-at-top
   from lib import parallel, trainer  # pylint: disable=g-import-not-at-top
-  config = digits_cnn.get_config()
+  config = cnn.get_config('digits')
   config.data.data_dir = data_dir
   config.train.fast_cpu_gradients = setting
   run = trainer.Run(config)
@@ -255,7 +255,7 @@ def test_the_trainer_steps_with_the_configured_rewrites(data_dir, setting,
 
 def test_a_bad_setting_on_the_command_line_is_one_error_line(tmp_path):
   from tests.conftest import run_module  # pylint: disable=g-import-not-at-top
-  proc = run_module('experiments.train', '--config=configs/digits_cnn.py',
+  proc = run_module('experiments.train', '--config=configs/cnn.py:digits',
                     '--config.train.fast_cpu_gradients=fast',
                     f'--workdir={tmp_path / "run"}', timeout=120)
   assert proc.returncode == 2

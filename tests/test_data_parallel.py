@@ -10,20 +10,20 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize('config, pipeline', [
-    ('digits_cnn', 'device'), ('digits_cnn', 'grain'),
+    ('cnn', 'device'), ('cnn', 'grain'),
     # BatchNorm: statistics over the global batch, not per device.
-    ('digits_resnet20', 'device')])
+    ('resnet', 'device')])
 def test_one_device_and_eight_devices_give_the_same_state(
     data_dir, tmp_path, config, pipeline):
   # One step for the ResNet: through 20 BatchNorm layers (which compute the
   # variance as E[x^2] - E[x]^2) float rounding differences grow by ~10x a
   # step. Per-device statistics (16 examples, not 128) would differ at once.
-  steps = 1 if config == 'digits_resnet20' else 6
+  steps = 1 if config == 'resnet' else 6
   states = {}
   for devices in (1, 8):
     workdir = tmp_path / f'devices{devices}'
     proc = run_module(
-        'experiments.train', f'--config=configs/{config}.py',
+        'experiments.train', f'--config=configs/{config}.py:digits',
         f'--workdir={workdir}', f'--config.data.data_dir={data_dir}',
         f'--config.data.pipeline={pipeline}', '--config.train.num_epochs=0',
         f'--config.train.num_steps={steps}', '--config.train.batch_size=128',

@@ -21,7 +21,7 @@ STEPS = 1500
 
 def _command(workdir, data_dir, *extra):
   return [sys.executable, '-m', 'experiments.train',
-          '--config=configs/digits_mlp.py', f'--workdir={workdir}',
+          '--config=configs/mlp.py:digits', f'--workdir={workdir}',
           f'--config.data.data_dir={data_dir}', '--config.data.pipeline=grain',
           '--config.train.num_epochs=0', f'--config.train.num_steps={STEPS}',
           '--config.train.batch_size=32', '--config.train.log_every_steps=50',

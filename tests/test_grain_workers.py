@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 def test_grain_workers_die_when_the_trainer_is_killed(data_dir, tmp_path):
   trainer = subprocess.Popen(
-      [sys.executable, '-m', 'experiments.train', '--config=configs/digits_cnn.py',
+      [sys.executable, '-m', 'experiments.train', '--config=configs/cnn.py:digits',
        f'--workdir={tmp_path / "run"}', f'--config.data.data_dir={data_dir}',
        '--config.data.pipeline=grain', '--config.data.worker_count=2',
        '--config.train.num_epochs=1000', '--config.train.log_every_steps=5'],

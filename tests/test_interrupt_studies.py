@@ -48,7 +48,7 @@ def test_ctrl_c_in_a_study_saves_and_the_same_command_resumes(
                '--set=train.checkpoint_every_steps=20', *common]
   else:
     command = [sys.executable, '-m', 'experiments.seeds',
-               '--config=configs/digits_mlp.py', f'--out={out}', '--seeds=2',
+               '--config=configs/mlp.py:digits', f'--out={out}', '--seeds=2',
                '--config.train.num_epochs=0', f'--config.{steps}',
                '--config.train.checkpoint_every_steps=20', *common]
   stopped = _interrupt_after_first_checkpoint(command)

@@ -8,8 +8,8 @@ from lib import optim
 from lib.sweeps import axes, plan
 from lib.sweeps.spec import Sweep
 
-RESNET50 = 'configs/imagenet2012_resnet50.py'
-ALEXNET = 'configs/imagenet2012_alexnet.py'
+RESNET50 = 'configs/resnet.py:imagenet2012'
+ALEXNET = 'configs/alexnet.py:imagenet2012'
 
 
 def load(*argv: str):
@@ -72,7 +72,7 @@ def test_cifar_resnets_decay_at_the_papers_iterations_whatever_the_epoch_size(
   # He et al. give 32k and 48k iterations. As epochs (82 and 123) they were
   # steps 31,980 and 47,970 at 390 steps an epoch, and 28,782 and 43,173 once
   # 10% was held out.
-  config = load('--config=configs/cifar10_resnet56.py')
+  config = load('--config=configs/resnet.py:cifar10,resnet56')
   rate = optim.schedule(config.optimizer, total_steps=64_000,
                         steps_per_epoch=steps_per_epoch)
   for step, expected in ((31_999, 0.1), (32_000, 0.01), (47_999, 0.01), (48_000, 0.001)):

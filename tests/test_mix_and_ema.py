@@ -28,7 +28,7 @@ import optax
 import pytest
 from scipy import stats
 
-from configs import common, digits_cnn, digits_mlp
+from configs import common, cnn, mlp
 from lib import checkpointing, errors, losses, metrics_writer, models
 from lib import multi_seed, sweeps, train_step, trainer
 from lib.data import device_augment, mix, pipeline
@@ -211,7 +211,7 @@ def test_the_step_trains_on_the_mixed_batch():
     ('train.ema_decay', -0.5, r'train.ema_decay must be in \[0, 1\)'),
 ])
 def test_bad_values_are_refused_in_one_line(data_dir, field, value, message):
-  config = digits_cnn.get_config()
+  config = cnn.get_config('digits')
   config.data.data_dir = data_dir
   group, name = field.split('.')
   config[group][name] = value
@@ -228,7 +228,7 @@ def test_each_field_is_a_sweep_axis(tmp_path):
           'sweeps.seeds(1))')
   path = tmp_path / 'study.py'
   path.write_text('from lib import sweeps\n\ndef get_sweep():\n  return '
-                  f"sweeps.Sweep(config='configs/digits_mlp.py', axes={axes})\n")
+                  f"sweeps.Sweep(config='configs/mlp.py:digits', axes={axes})\n")
   study = sweeps.load(str(path))
   values = sorted((r.config.data.mixup_alpha, r.config.train.ema_decay)
                   for r in study.runs)
@@ -241,7 +241,7 @@ def test_each_field_is_a_sweep_axis(tmp_path):
 
 
 def _ema_config(data_dir):
-  c = digits_cnn.get_config()
+  c = cnn.get_config('digits')
   c.data.data_dir = data_dir
   c.model.features, c.model.convs_per_block, c.model.dense = (8, 16), 1, (32,)
   c.model.norm = 'batch'  # Its statistics are averaged too.
@@ -292,7 +292,7 @@ SEEDS = (0, 3)
 
 
 def _mixed_config(data_dir, seed):
-  c = digits_cnn.get_config()
+  c = cnn.get_config('digits')
   c.seed = seed
   c.data.data_dir = data_dir
   c.model.features, c.model.convs_per_block, c.model.dense = (8, 16), 1, (32,)
@@ -365,7 +365,7 @@ def test_killed_run_with_mix_and_ema_resumes_bitwise(data_dir, tmp_path):
 def test_turning_the_average_on_in_a_resume_is_refused(data_dir, tmp_path):
   """Even where a config change is allowed: the checkpoint has no average to
   go on with (it is not set aside as unreadable, nor the run restarted)."""
-  config = digits_mlp.get_config()
+  config = mlp.get_config('digits')
   config.data.data_dir = data_dir
   config.train.num_epochs, config.train.num_steps = 0.0, 2
   trainer.train_and_evaluate(config, str(tmp_path))

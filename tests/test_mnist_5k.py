@@ -54,7 +54,7 @@ def test_not_confused_with_tfds_mnist(mnist_5k_dir):
 
 def test_baselines_entry_point(data_dir, tmp_path):
   out = tmp_path / 'baselines.json'
-  proc = run_module('experiments.baselines', '--config=configs/digits_cnn.py',
+  proc = run_module('experiments.baselines', '--config=configs/cnn.py:digits',
                     f'--config.data.data_dir={data_dir}', f'--out={out}')
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert '| RBF SVM | 98.33 | 1 |' in proc.stdout

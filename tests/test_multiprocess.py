@@ -16,7 +16,7 @@ from tests.conftest import ROOT, run_module
 
 pytestmark = pytest.mark.slow
 
-ARGS = ['--config=configs/digits_cnn.py', '--config.train.num_epochs=0',
+ARGS = ['--config=configs/cnn.py:digits', '--config.train.num_epochs=0',
         '--config.train.num_steps=8', '--config.train.batch_size=64',
         '--config.train.log_every_steps=4',
         # Plain SGD: Adam divides by sqrt(v), so float-rounding differences in

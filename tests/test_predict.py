@@ -87,9 +87,9 @@ def _other_model(files) -> str:
 def test_predict_from_a_run_names_the_datasets_classes(data_dir, tmp_path):
   """--workdir: the run's own model and classes, the image resized to the
   dataset's 8x8 grey digits."""
-  from configs import digits_logreg  # pylint: disable=g-import-not-at-top
+  from configs import logreg  # pylint: disable=g-import-not-at-top
   from lib import trainer  # pylint: disable=g-import-not-at-top
-  config = digits_logreg.get_config()
+  config = logreg.get_config('digits')
   config.data.data_dir = data_dir
   config.train.num_epochs, config.train.num_steps = 0.0, 5
   trainer.train_and_evaluate(config, str(tmp_path / 'run'))

@@ -1,8 +1,8 @@
 """`./launch.sh prepare` runs TFDS's real mnist, cifar10 and imagenet2012
 builders (with TensorFlow, in .venv-prepare) offline, from small files in the
 upstream formats (tests/upstream_files.py), and the real trainer then trains
-configs/mnist_lenet5.py, configs/cifar10_resnet20.py and
-configs/imagenet2012_resnet50.py (at 64x64) a few steps on what they wrote.
+configs/lenet5.py:mnist, configs/resnet.py:cifar10 and
+configs/resnet.py:imagenet2012 (at 64x64) a few steps on what they wrote.
 A cifar10 built by TFDS as tfrecord is converted in place by the same
 command. Every command after the environment's set-up runs with the network
 refused (tests/no_network).
@@ -93,7 +93,7 @@ def test_mnist_prepared_by_tfds_builder_then_trained(prepare_env, downloads, tmp
   files = os.listdir(os.path.join(data_dir, 'mnist', '3.0.1'))
   assert any('.array_record-' in f for f in files)
   assert not any('.tfrecord-' in f for f in files)
-  results = train('configs/mnist_lenet5.py', data_dir, tmp_path / 'run')
+  results = train('configs/lenet5.py:mnist', data_dir, tmp_path / 'run')
   assert results['dataset'] == 'mnist' and results['chosen_on'] == 'validation'
   # Prepared already: said so, nothing rebuilt.
   assert 'prepared already' in prepare('mnist:3.0.1', data_dir)
@@ -103,7 +103,7 @@ def test_cifar10_prepared_by_tfds_builder_then_trained(prepare_env, downloads, t
   data_dir = str(tmp_path / 'tfds')
   out = prepare('cifar10', data_dir, f'--download_dir={downloads}')
   assert 'cifar10:3.0.2 read by lib/data (test 100, train 300 examples)' in out
-  results = train('configs/cifar10_resnet20.py', data_dir, tmp_path / 'run')
+  results = train('configs/resnet.py:cifar10', data_dir, tmp_path / 'run')
   assert results['dataset'] == 'cifar10' and results['chosen_on'] == 'validation'
 
 
@@ -113,7 +113,7 @@ def test_imagenet2012_prepared_from_a_manual_dir_of_tars_then_trained(prepare_en
   out = prepare('imagenet2012', data_dir, f'--manual_dir={manual_dir}')
   assert 'imagenet2012:5.1.0 read by lib/data (train 8, validation 8 examples)' in out
   # The config's minival (train[99%:]) of 8 training images is empty: halves.
-  results = train('configs/imagenet2012_resnet50.py', data_dir, tmp_path / 'run',
+  results = train('configs/resnet.py:imagenet2012', data_dir, tmp_path / 'run',
                   '--config.data.image_size=64', '--config.train.batch_size=4',
                   '--config.data.train_split=train[:50%]',
                   '--config.data.validation_split=train[50%:]')

@@ -80,7 +80,7 @@ def test_a_misfit_file_stops_the_run_in_one_line_and_writes_nothing(
   st.save_file(tensors, bad)
   workdir = tmp_path / 'run'
   proc = run_module(
-      'experiments.train', '--config=configs/mnist5k_resnet18_transfer.py:probe',
+      'experiments.train', '--config=configs/resnet18_transfer.py:mnist_5k,probe',
       f'--config.data.data_dir={data_dir}', '--config.data.name=digits',
       f'--config.model.init_from={bad}', f'--workdir={workdir}')
   assert proc.returncode == 2, proc.stderr[-2000:]

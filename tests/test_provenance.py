@@ -3,14 +3,14 @@ import os
 import shutil
 import subprocess
 
-from configs import digits_cnn
+from configs import cnn
 from lib import provenance, trainer
 from lib.report import document, runs as runs_lib
 from tests.conftest import ROOT
 
 
 def _config(data_dir):
-  c = digits_cnn.get_config()
+  c = cnn.get_config('digits')
   c.data.data_dir = data_dir
   c.model.features, c.model.convs_per_block, c.model.dense = (8, 16), 1, (32,)
   c.train.num_epochs, c.train.num_steps = 0.0, 6

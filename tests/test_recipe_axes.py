@@ -18,7 +18,7 @@ import jax
 import numpy as np
 import pytest
 
-from configs import digits_cnn, digits_resnet20
+from configs import cnn, resnet
 from lib import checkpointing, errors, metrics_writer, multi_seed, sweeps, trainer
 from lib.sweeps import runner
 from tests.conftest import ROOT, run_module
@@ -34,7 +34,7 @@ ON = {  # Every knob on, as --config overrides.
 
 
 def _config(data_dir, seed, steps=6):
-  c = digits_resnet20.get_config()
+  c = resnet.get_config('digits')
   c.seed = seed
   c.data.data_dir = data_dir
   for field, value in ON.items():
@@ -56,7 +56,7 @@ STUDY = """from lib import sweeps
 
 def get_sweep():
   return sweeps.Sweep(
-      config='configs/digits_resnet20.py',
+      config='configs/resnet.py:digits',
       fixed={{'data.data_dir': {data_dir!r}, 'model.width': 4}},
       axes=sweeps.product(sweeps.zip(
           {{'model.norm': ['batch', 'group', 'layer', 'none']}},
@@ -104,7 +104,7 @@ def test_each_knob_is_a_sweep_axis_and_validated_before_a_run(tmp_path, data_dir
 def test_a_bad_norm_on_the_command_line_is_one_line_and_writes_nothing(
     data_dir, tmp_path):
   workdir = tmp_path / 'run'
-  proc = run_module('experiments.train', '--config=configs/digits_cnn.py',
+  proc = run_module('experiments.train', '--config=configs/cnn.py:digits',
                     f'--workdir={workdir}', f'--config.data.data_dir={data_dir}',
                     '--config.model.norm=batchnorm')
   assert proc.returncode == 2, proc.stderr[-2000:]
@@ -120,7 +120,7 @@ def test_the_trainers_step_trains_on_the_smoothed_loss(data_dir):
   A small CNN: three compilations of its step are cheap."""
   losses = []
   for a in (0.0, 0.45, 0.9):
-    config = digits_cnn.get_config()
+    config = cnn.get_config('digits')
     config.data.data_dir = data_dir
     config.model.features, config.model.convs_per_block = (8, 16), 1
     config.model.dense = (32,)

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 from absl import flags
 
-from configs import digits_cnn
+from configs import cnn
 from lib import checkpointing, errors, metrics_writer, multi_seed, preemption, run_lock, trainer
 from tests.conftest import ROOT, pythonpath
 
 
 def _config(data_dir, **train):
-  c = digits_cnn.get_config()
+  c = cnn.get_config('digits')
   c.data.data_dir = data_dir
   c.model.features, c.model.convs_per_block, c.model.dense = (8, 16), 1, (32,)
   c.train.num_epochs, c.train.num_steps = 0.0, 6
@@ -53,7 +53,7 @@ def test_a_bad_value_is_one_error_before_anything_is_written(
 def test_an_empty_workdir_is_refused(tmp_path):
   proc = subprocess.run(
       [sys.executable, '-m', 'experiments.train',
-       f'--config={ROOT}/configs/digits_cnn.py', '--workdir='],
+       f'--config={ROOT}/configs/cnn.py:digits', '--workdir='],
       cwd=str(tmp_path), env={**os.environ, 'PYTHONPATH': pythonpath(ROOT),
                               'JAX_PLATFORMS': 'cpu'},
       capture_output=True, text=True, timeout=120)
@@ -496,8 +496,8 @@ def test_the_learning_rate_and_the_model_size_are_logged(data_dir, tmp_path, cap
 def test_the_start_line_counts_a_linear_models_flops(data_dir):
   """Logistic regression on 8x8 digits: 64 x 10 multiply-adds (2 FLOPs each)
   and 10 bias additions, 650 parameters."""
-  from configs import digits_logreg  # pylint: disable=g-import-not-at-top
-  config = digits_logreg.get_config()
+  from configs import logreg  # pylint: disable=g-import-not-at-top
+  config = logreg.get_config('digits')
   config.data.data_dir = data_dir
   assert trainer.model_line(trainer.Run(config)) == (
       'model logistic_regression: 650 parameters, 1.29 kFLOPs per example (forward)')

@@ -86,7 +86,7 @@ def _fake_study(root) -> str:
         'train_seconds_this_session': 6.0, 'seeds_in_program': 3})
     layout.write_json(os.path.join(d, 'config.json'), {'data': {'name': 'digits'}})
   layout.write_json(os.path.join(root, layout.PLAN_FILE), {
-      'sweep': 'fake.py', 'config': 'configs/digits_cnn.py', 'fields': FIELDS + ['seed'],
+      'sweep': 'fake.py', 'config': 'configs/cnn.py:digits', 'fields': FIELDS + ['seed'],
       'fixed': {}, 'runs': runs, 'tasks': []})
   return root
 
@@ -149,7 +149,7 @@ def test_seeds_at_chance_and_diverged_are_said_beside_the_mean(tmp_path):
           'test_split': 'test', 'test_loss': 0.1, 'num_classes': 10,
           'train_seconds_this_session': 1.0, 'seeds_in_program': 1})
   layout.write_json(os.path.join(root, layout.PLAN_FILE), {
-      'sweep': 'fake.py', 'config': 'configs/digits_cnn.py',
+      'sweep': 'fake.py', 'config': 'configs/cnn.py:digits',
       'fields': ['model.activation', 'seed'], 'fixed': {}, 'runs': runs, 'tasks': []})
   out = document.build(root, target=0.95, with_baselines='no')
   with open(out['paths']['csv']) as f:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 def _command(workdir, data_dir, pipeline):
   return [sys.executable, '-m', 'experiments.train',
-          '--config=configs/digits_mlp.py', f'--workdir={workdir}',
+          '--config=configs/mlp.py:digits', f'--workdir={workdir}',
           f'--config.data.data_dir={data_dir}',
           f'--config.data.pipeline={pipeline}',
           '--config.train.num_epochs=0', '--config.train.num_steps=1500',

@@ -16,7 +16,7 @@ NO_CACHE = {'JAXVISION_COMPILATION_CACHE': 'off'}
 
 
 def _args(data_dir):
-  return ['--config=configs/digits_cnn.py', f'--config.data.data_dir={data_dir}',
+  return ['--config=configs/cnn.py:digits', f'--config.data.data_dir={data_dir}',
           '--config.model.features=(8,16)', '--config.model.convs_per_block=1',
           '--config.model.dense=(32,)', '--config.train.num_epochs=0.0',
           '--config.train.num_steps=6', '--config.train.log_every_steps=2',
@@ -90,7 +90,7 @@ def test_a_second_run_loads_its_programs_from_the_cache(data_dir, tmp_path):
 
 
 def test_bad_seeds_flag_is_one_line(tmp_path):
-  p = run_module('experiments.seeds', '--config=configs/digits_cnn.py', '--seeds=0',
+  p = run_module('experiments.seeds', '--config=configs/cnn.py:digits', '--seeds=0',
                  f'--out={tmp_path}', env=NO_CACHE)
   assert p.returncode == 2 and p.stderr.strip().startswith('error: --seeds=0')
   assert len(p.stderr.strip().splitlines()) == 1

@@ -9,14 +9,14 @@ import jax
 import numpy as np
 import pytest
 
-from configs import digits_cnn
+from configs import cnn
 from lib import checkpointing, errors, metrics_writer, multi_seed
 
 SEEDS = (0, 1, 2, 3)
 
 
 def _config(data_dir, seed):
-  c = digits_cnn.get_config()
+  c = cnn.get_config('digits')
   c.seed = seed
   c.data.data_dir = data_dir
   c.model.features, c.model.convs_per_block, c.model.dense = (8, 16), 1, (32,)

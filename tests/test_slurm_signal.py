@@ -56,7 +56,7 @@ def test_help_and_dry_run_need_no_slurm(data_dir, tmp_path, path_without_slurm,
   assert not (tmp_path / 'none').exists()
 
   env['VENV'] = venv_for_launch_sh
-  refused = _launch('--config=configs/digits_mlp.py', f'--workdir={tmp_path}/r',
+  refused = _launch('--config=configs/mlp.py:digits', f'--workdir={tmp_path}/r',
                     env=env)
   assert refused.returncode == 2
   assert refused.stderr.strip().splitlines() == [
@@ -70,7 +70,7 @@ def test_help_and_dry_run_need_no_slurm(data_dir, tmp_path, path_without_slurm,
 
 def get_sweep():
   return sweeps.Sweep(
-      config='configs/digits_mlp.py',
+      config='configs/mlp.py:digits',
       fixed={{'data.data_dir': {data_dir!r}, 'train.num_epochs': 0.0,
              'train.num_steps': 20}},
       axes=sweeps.product({{'model.activation': ['relu', 'tanh']}}, sweeps.seeds(2)))
@@ -88,7 +88,7 @@ def get_sweep():
   assert os.access(script, os.X_OK)
 
   run = tmp_path / 'run'
-  written = _launch('--config=configs/digits_mlp.py', f'--workdir={run}',
+  written = _launch('--config=configs/mlp.py:digits', f'--workdir={run}',
                     '--nodes=1', '--ntasks_per_node=2', '--dry-run', env=env)
   assert written.returncode == 0, written.stderr[-3000:]
   assert written.stdout == f'{run}/sbatch.sh\n'
@@ -120,7 +120,7 @@ def test_a_study_task_signalled_before_its_time_limit_saves_and_resumes(
 
 def get_sweep():
   return sweeps.Sweep(
-      config='configs/digits_mlp.py',
+      config='configs/mlp.py:digits',
       fixed={{'data.data_dir': {data_dir!r}, 'train.num_epochs': 0.0,
              'train.num_steps': {steps}, 'train.log_every_steps': 1000,
              'train.eval_every_epochs': 200.0, 'model.width': 32}},

@@ -56,7 +56,7 @@ def test_launch_sh_submits_a_study_as_an_array_job(slurm, data_dir, tmp_path,
 
 def get_sweep():
   return sweeps.Sweep(
-      config='configs/digits_mlp.py',
+      config='configs/mlp.py:digits',
       fixed={{'data.data_dir': {data_dir!r}, 'train.num_epochs': 0.0,
              'train.num_steps': 20, 'train.log_every_steps': 10, 'model.width': 32}},
       axes=sweeps.product({{'model.activation': ['relu', 'tanh']}}, sweeps.seeds(2)))
@@ -89,7 +89,7 @@ def test_launch_sh_submits_a_multi_process_run(slurm, data_dir, tmp_path,
   workdir = tmp_path / 'my run'
   env = dict(os.environ, VENV=venv_for_launch_sh, JAX_PLATFORMS='cpu')
   submit = subprocess.run(
-      [os.path.join(ROOT, 'launch.sh'), 'slurm', '--config=configs/digits_cnn.py',
+      [os.path.join(ROOT, 'launch.sh'), 'slurm', '--config=configs/cnn.py:digits',
        f'--workdir={workdir}', f'--config.data.data_dir={data_dir}',
        '--config.data.pipeline=grain', '--config.train.num_epochs=0',
        '--config.train.num_steps=8', '--config.train.batch_size=64',
@@ -112,7 +112,7 @@ def test_launch_sh_slurm_refuses_a_bad_config_before_writing(slurm, tmp_path,
   workdir = tmp_path / 'my run'
   env = dict(os.environ, VENV=venv_for_launch_sh, JAX_PLATFORMS='cpu')
   submit = subprocess.run(
-      [os.path.join(ROOT, 'launch.sh'), 'slurm', '--config=configs/digits_cnn.py',
+      [os.path.join(ROOT, 'launch.sh'), 'slurm', '--config=configs/cnn.py:digits',
        f'--workdir={workdir}', '--config.model.activation=swish2', '--nodes=2'],
       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
   assert submit.returncode != 0
@@ -122,15 +122,15 @@ def test_launch_sh_slurm_refuses_a_bad_config_before_writing(slurm, tmp_path,
 
 def test_a_tuned_study_runs_as_an_array_job_one_element_per_arm(
     slurm, data_dir, tmp_path, venv_for_launch_sh):
-  from configs import digits_mlp  # pylint: disable=g-import-not-at-top
+  from configs import mlp  # pylint: disable=g-import-not-at-top
   from lib.report import runs as runs_lib, tuning  # pylint: disable=g-import-not-at-top
-  rate = digits_mlp.get_config().optimizer.learning_rate
+  rate = mlp.get_config('digits').optimizer.learning_rate
   sweep = tmp_path / 'tuned.py'
   sweep.write_text(f'''from lib import sweeps
 
 def get_sweep():
   return sweeps.Sweep(
-      config='configs/digits_mlp.py',
+      config='configs/mlp.py:digits',
       fixed={{'data.data_dir': {data_dir!r}, 'train.num_epochs': 0.0,
              'train.num_steps': 20, 'train.log_every_steps': 10, 'model.width': 32}},
       axes=sweeps.product({{'model.activation': ['relu', 'tanh']}}, sweeps.seeds(2)),

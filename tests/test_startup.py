@@ -30,9 +30,9 @@ def test_training_imports_nothing_it_does_not_use(entry, data_dir):
   code = f"""
 import sys
 import {", ".join([entry, *LIBRARY])}
-from configs import digits_cnn
+from configs import cnn
 from lib.data import catalog, digits, mnist_5k, pipeline
-c = digits_cnn.get_config().data
+c = cnn.get_config('digits').data
 c.data_dir = {data_dir!r}
 data = pipeline.Data(c, 128, 0)
 assert len(data.split_arrays('validation')['label']) == 144
@@ -57,8 +57,8 @@ def _probe(tmp_path, *args: str) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.parametrize('args', [
-    ['experiments.train', '--config=configs/digits_cnn.py:runlocal', '--workdir={out}'],
-    ['experiments.seeds', '--config=configs/digits_cnn.py:runlocal', '--seeds=2',
+    ['experiments.train', '--config=configs/cnn.py:digits,runlocal', '--workdir={out}'],
+    ['experiments.seeds', '--config=configs/cnn.py:digits,runlocal', '--seeds=2',
      '--out={out}'],
     ['experiments.sweep', '--sweep=configs/sweeps/digits_grid.py', '--seeds=1',
      '--set=train.num_steps=20', f'--task_index={startup.GRID_CELL_TASK}',

@@ -40,7 +40,7 @@ def tmpfs(tmp_path):
 
 def _train(data_dir, workdir, *extra):
   return run_module(
-      'experiments.train', '--config=configs/digits_cnn.py',
+      'experiments.train', '--config=configs/cnn.py:digits',
       f'--workdir={workdir}', f'--config.data.data_dir={data_dir}',
       '--config.train.num_epochs=0', '--config.train.num_steps=60',
       '--config.train.checkpoint_every_steps=10', '--config.train.keep_checkpoints=20',

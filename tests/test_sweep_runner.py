@@ -19,7 +19,7 @@ def _sweep_file(tmp_path, data_dir, axes="{'model.activation': ['relu', 'tanh']}
 
 def get_sweep():
   return sweeps.Sweep(
-      config='configs/digits_mlp.py',
+      config='configs/mlp.py:digits',
       fixed={{'data.data_dir': {data_dir!r}, 'train.num_epochs': 0.0,
              'train.num_steps': 20, 'train.log_every_steps': 5,
              'train.checkpoint_every_steps': 10, 'model.width': 32}},

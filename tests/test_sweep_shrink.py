@@ -85,7 +85,7 @@ def _tiny_sweep(tmp_path, data_dir) -> str:
 
 def get_sweep():
   return sweeps.Sweep(
-      config='configs/digits_mlp.py',
+      config='configs/mlp.py:digits',
       fixed={{'data.data_dir': {data_dir!r}, 'train.num_epochs': 0.0,
              'train.num_steps': 40, 'train.log_every_steps': 5,
              'model.width': 32}},

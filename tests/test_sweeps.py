@@ -14,7 +14,7 @@ def _sweep_file(tmp_path, body: str, name='study.py') -> str:
   return str(path)
 
 
-def _study(tmp_path, axes: str, config='configs/digits_mlp.py', fixed='{}'):
+def _study(tmp_path, axes: str, config='configs/mlp.py:digits', fixed='{}'):
   return sweeps.load(_sweep_file(
       tmp_path, f"sweeps.Sweep(config={config!r}, axes={axes}, fixed={fixed})"))
 
@@ -71,7 +71,7 @@ def test_names_are_stable_sorted_and_filesystem_safe(tmp_path):
 
 def test_seed_only_study_and_unswept_model_setting(tmp_path):
   study = _study(tmp_path, "sweeps.product({'model.pool_size': [2]}, sweeps.seeds(2))",
-                 config='configs/digits_cnn.py')
+                 config='configs/cnn.py:digits')
   assert [r.name for r in study.runs] == ['pool_size=2/seed=0', 'pool_size=2/seed=1']
   assert study.runs[0].config.model.pool_size == 2  # CNN setting the config omits.
   only_seeds = _study(tmp_path, 'sweeps.seeds(3)')
@@ -85,7 +85,7 @@ def test_grain_pipeline_runs_are_one_task_each(tmp_path):
 
 @pytest.mark.parametrize('axes, message', [
     ("sweeps.product({'model.activaton': ['relu']})",
-     "sweep field 'model.activaton' does not exist in configs/digits_mlp.py; "
+     "sweep field 'model.activaton' does not exist in configs/mlp.py:digits; "
      "did you mean 'model.activation'?"),
     ("sweeps.product({'nosuch.field': [1]})", "sweep field 'nosuch.field' does not exist"),
     ("sweeps.product({'model.dropout': []})", "sweep axis 'model.dropout' is empty"),
@@ -121,6 +121,6 @@ def test_bad_sweep_files(tmp_path):
 
 def test_config_paths_resolve_from_repo_root_and_take_args(tmp_path, monkeypatch):
   monkeypatch.chdir(tmp_path)  # Not the repo root.
-  config = spec.load_config('configs/digits_cnn.py:runlocal', str(tmp_path / 's.py'))
+  config = spec.load_config('configs/cnn.py:digits,runlocal', str(tmp_path / 's.py'))
   assert config.train.num_steps == 20
   assert plan.vmappable(config)

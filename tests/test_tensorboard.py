@@ -41,7 +41,7 @@ def _scalars_in_metrics(run) -> dict[str, list[tuple[int, float]]]:
 def test_tensorboard_serves_a_training_runs_scalars(data_dir, tmp_path):
   run = tmp_path / 'run'
   trained = run_module(
-      'experiments.train', '--config=configs/digits_mlp.py', f'--workdir={run}',
+      'experiments.train', '--config=configs/mlp.py:digits', f'--workdir={run}',
       f'--config.data.data_dir={data_dir}', '--config.train.num_epochs=0',
       '--config.train.num_steps=60', '--config.train.log_every_steps=20',
       '--config.model.width=32')

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from configs import digits_cnn, digits_logreg_binary, digits_mlp
+from configs import cnn, logreg, mlp
 from lib import checkpointing, metrics_writer, trainer
 from tests.conftest import run_module
 
@@ -23,7 +23,7 @@ def _short(config, data_dir, steps=40, **data):
 
 @pytest.mark.parametrize('pipeline', ['device', 'grain'])
 def test_cnn_learns_and_writes_its_outputs(data_dir, tmp_path, pipeline):
-  config = _short(digits_cnn.get_config(), data_dir, steps=60, pipeline=pipeline)
+  config = _short(cnn.get_config('digits'), data_dir, steps=60, pipeline=pipeline)
   results = trainer.train_and_evaluate(config, str(tmp_path))
   assert results['test_accuracy'] > 0.5  # 10 classes: chance is 0.1.
   files = set(os.listdir(tmp_path))
@@ -40,14 +40,14 @@ def test_cnn_learns_and_writes_its_outputs(data_dir, tmp_path, pipeline):
 
 
 def test_binary_logistic_regression_learns(data_dir, tmp_path):
-  config = _short(digits_logreg_binary.get_config(), data_dir, steps=100)
+  config = _short(logreg.get_config('digits,binary'), data_dir, steps=100)
   results = trainer.train_and_evaluate(config, str(tmp_path))
   # "Is it a 3?": 90% of the test set says no, so demand clearly more.
   assert results['test_accuracy'] > 0.95
 
 
 def test_finished_run_started_again_does_no_work(data_dir, tmp_path):
-  config = _short(digits_mlp.get_config(), data_dir, steps=20)
+  config = _short(mlp.get_config('digits'), data_dir, steps=20)
   first = trainer.train_and_evaluate(config, str(tmp_path))
   again = trainer.train_and_evaluate(config, str(tmp_path))
   assert again['test_accuracy'] == first['test_accuracy']
@@ -58,7 +58,7 @@ def test_finished_run_started_again_does_no_work(data_dir, tmp_path):
 @pytest.mark.slow
 def test_bfloat16_compute_keeps_float32_params(data_dir, tmp_path):
   # A subprocess: bf16 on CPU needs an XLA flag set before JAX starts.
-  proc = run_module('experiments.train', '--config=configs/digits_cnn.py',
+  proc = run_module('experiments.train', '--config=configs/cnn.py:digits',
                     f'--workdir={tmp_path}', f'--config.data.data_dir={data_dir}',
                     '--config.train.compute_dtype=bfloat16',
                     '--config.train.num_epochs=5')
@@ -73,7 +73,7 @@ def test_bfloat16_compute_keeps_float32_params(data_dir, tmp_path):
 
 def test_bfloat16_in_a_process_without_the_flag_is_refused(data_dir, tmp_path):
   from lib import errors, xla_cpu
-  config = _short(digits_cnn.get_config(), data_dir)
+  config = _short(cnn.get_config('digits'), data_dir)
   config.train.compute_dtype = 'bfloat16'
   if xla_cpu.ynn_fusion_off():
     pytest.skip('this process already has the flag')
@@ -85,7 +85,7 @@ def test_bfloat16_in_a_process_without_the_flag_is_refused(data_dir, tmp_path):
 def test_gradient_accumulation_matches_one_big_batch(data_dir, tmp_path):
   params = []
   for accum in (1, 4):
-    config = _short(digits_mlp.get_config(), data_dir, steps=10)
+    config = _short(mlp.get_config('digits'), data_dir, steps=10)
     config.model.dropout = 0.0  # Dropout masks differ per slice by design.
     config.optimizer.name = 'sgd'
     config.optimizer.learning_rate = 0.1

@@ -11,14 +11,14 @@ import time
 import numpy as np
 import pytest
 
-from configs import digits_logreg
+from configs import logreg
 from lib import errors, metrics_writer, multi_seed, sweeps, trainer
 from lib.report import document, runs as runs_lib, tuning
 from lib.sweeps import layout, runner
 from lib.sweeps import study as study_lib
 from tests.conftest import ROOT
 
-RATES = [0.0, 1e-4, 0.5]  # 0.5 is digits_logreg's own (the shared) rate.
+RATES = [0.0, 1e-4, 0.5]  # 0.5 is configs/logreg.py:digits' own (the shared) rate.
 
 
 def _sweep_file(tmp_path, data_dir, rates=RATES, extra_fixed='', tune=True):
@@ -28,7 +28,7 @@ def _sweep_file(tmp_path, data_dir, rates=RATES, extra_fixed='', tune=True):
 
 def get_sweep():
   return sweeps.Sweep(
-      config='configs/digits_logreg.py',
+      config='configs/logreg.py:digits',
       fixed={{'data.data_dir': {data_dir!r}, 'train.num_epochs': 3.0,
              'train.log_every_steps': 10, {extra_fixed}}},
       axes=sweeps.product({{'optimizer.name': ['gd', 'momentum']}}, sweeps.seeds(2)),
@@ -123,7 +123,7 @@ def test_tuned_sweep_mistakes_are_refused_before_anything_runs(
 
 
 def _logreg(data_dir, rate, seed=0):
-  config = digits_logreg.get_config()
+  config = logreg.get_config('digits')
   config.data.data_dir = data_dir
   config.train.num_epochs = 2.0
   config.optimizer.learning_rate = rate

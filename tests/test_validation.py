@@ -8,13 +8,13 @@ import os
 import numpy as np
 import pytest
 
-from configs import digits_cnn, digits_mlp
+from configs import cnn, mlp
 from lib import errors, metrics_writer, trainer
 from lib.data import holdout, pipeline
 
 
 def _data(data_dir, seed=0, pipeline_name='device', **data):
-  config = digits_mlp.get_config()
+  config = mlp.get_config('digits')
   config.data.data_dir = data_dir
   config.data.pipeline = pipeline_name
   config.data.validation_fraction = 0.0  # The config's default is 0.1.
@@ -110,7 +110,7 @@ def test_training_chooses_on_validation_and_reads_test_once_after_the_last_step(
   monkeypatch.setattr(pipeline.Data, 'eval_batches', logged_batches)
   monkeypatch.setattr(metrics_writer.MetricWriter, 'write', logged_write)
 
-  config = digits_cnn.get_config('runlocal')
+  config = cnn.get_config('digits,runlocal')
   config.data.data_dir = data_dir
   config.train.eval_every_epochs = 0.5  # 5 steps of 10 per epoch.
   workdir = str(tmp_path / 'run')
@@ -138,7 +138,7 @@ def test_training_chooses_on_validation_and_reads_test_once_after_the_last_step(
 
 
 def test_without_validation_data_the_results_say_they_chose_on_test(data_dir, tmp_path):
-  config = digits_mlp.get_config('runlocal')
+  config = mlp.get_config('digits,runlocal')
   config.data.data_dir = data_dir
   config.data.validation_fraction = 0.0
   results = trainer.train_and_evaluate(config, str(tmp_path / 'run'))

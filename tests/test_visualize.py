@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from configs import digits_cnn, digits_logreg, digits_mlp
+from configs import cnn, logreg, mlp
 from lib import errors, models, trainer
 from lib.visualize import confusion, curves, feature_maps, filters, weights
 from lib.visualize import workdir as vis
@@ -29,15 +29,15 @@ def _train(config, data_dir, path, steps=12) -> str:
 
 
 def _lenet_config():
-  config = digits_cnn.get_config()
+  config = cnn.get_config('digits')
   config.model = {'name': 'lenet5'}  # 8x8 digits are padded to 32x32.
   return config
 
 
 CONFIGS = {
-    'logreg': digits_logreg.get_config,
-    'mlp': digits_mlp.get_config,
-    'cnn': digits_cnn.get_config,
+    'logreg': lambda: logreg.get_config('digits'),
+    'mlp': lambda: mlp.get_config('digits'),
+    'cnn': lambda: cnn.get_config('digits'),
     'lenet5': _lenet_config,
 }
 
@@ -207,7 +207,7 @@ def test_feature_map_stages_follow_the_model_as_written():
   """conv -> relu at full size, then the pool: the model as written."""
   import jax  # pylint: disable=g-import-not-at-top
   from lib.visualize import probe  # pylint: disable=g-import-not-at-top
-  model = models.build(digits_cnn.get_config().model, 10)
+  model = models.build(cnn.get_config('digits').model, 10)
   images = np.random.default_rng(0).random((2, 8, 8, 1), np.float32)
   variables = model.init(jax.random.PRNGKey(0), images)
   trace = probe.trace(model, variables, images)

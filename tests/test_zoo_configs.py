@@ -2,8 +2,7 @@
 import jax
 import pytest
 
-from configs import (cifar10_resnet20, cifar10_resnet56, imagenet2012_alexnet,
-                     imagenet2012_resnet50, mnist_lenet5)
+from configs import alexnet, lenet5, resnet
 from lib import metrics_writer, trainer
 from tests import fake_tfds
 
@@ -18,17 +17,17 @@ def fake_data_dir(tmp_path_factory):
   return path
 
 
-@pytest.mark.parametrize('module, settings, learning_rate', [
-    (mnist_lenet5, {}, 0.01),
-    (cifar10_resnet20, {}, 0.01),
-    (cifar10_resnet56, {}, 0.002),  # Deeper: a smaller step stays stable.
+@pytest.mark.parametrize('module, arg, settings, learning_rate', [
+    (lenet5, 'mnist', {}, 0.01),
+    (resnet, 'cifar10', {}, 0.01),
+    (resnet, 'cifar10,resnet56', {}, 0.002),  # Deeper: a smaller step stays stable.
     # Full-size ImageNet models at a small crop, to keep CPU time down.
-    (imagenet2012_alexnet, {'image_size': 64}, 0.001),
-    (imagenet2012_resnet50, {'image_size': 64}, 0.001),
-])
-def test_config_trains_and_lowers_the_loss(fake_data_dir, tmp_path, module,
+    (alexnet, 'imagenet2012', {'image_size': 64}, 0.001),
+    (resnet, 'imagenet2012', {'image_size': 64}, 0.001),
+], ids=lambda x: x if isinstance(x, str) else None)
+def test_config_trains_and_lowers_the_loss(fake_data_dir, tmp_path, module, arg,
                                            settings, learning_rate):
-  config = module.get_config()
+  config = module.get_config(arg)
   # 32 images: too few to hold 10% out by class, or for a 1% minival; the
   # configs' validation data is trained with in tests/test_prepare_offline.py.
   config.data.validation_fraction = 0.0

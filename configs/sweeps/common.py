@@ -1,14 +1,14 @@
 """What the shipped studies share: the ablation axes and, per dataset, the
 base config and the settings fixed for every run of a study.
 
-digits: configs/digits_cnn.py (two convs per block, 32/64 features) takes
+digits: configs/cnn.py:digits (two convs per block, 32/64 features) takes
 ~10 s of compute per run on 2 CPU cores; the 90-run grid must finish in 10
 minutes, so its studies use one conv per block with 16/32 features and 30
 epochs (~2-4 s per run). Train metrics are logged every 11 steps of 128 (an
 epoch of all 1,437 training images; 10 steps with 10% held out), the
 resolution of "steps to reach a target training accuracy".
 mnist_5k (embedded, 4,000 training images, 3,600 after the hold-out) runs
-here: LeNet-5 as in configs/mnist5k_lenet5.py, shortened to 15 epochs (~3-5 s
+here: LeNet-5 as in configs/lenet5.py:mnist_5k, shortened to 15 epochs (~3-5 s
 per run) so that the 90-run grid takes minutes; metrics every 31 steps (an
 epoch of all 4,000; 28 steps with 10% held out).
 mnist and cifar10 are shipped as configs only (their data must be prepared,
@@ -30,23 +30,23 @@ DROPOUTS = [0.0, 0.25, 0.5]
 SEEDS = 5
 
 BASES = {
-    'digits': ('configs/digits_cnn.py', {
+    'digits': ('configs/cnn.py:digits', {
         'model.features': (16, 32),
         'model.convs_per_block': 1,
         'model.dense': (128,),
         'train.num_epochs': 30.0,
         'train.log_every_steps': 11,
     }),
-    'mnist_5k': ('configs/mnist5k_lenet5.py', {
+    'mnist_5k': ('configs/lenet5.py:mnist_5k', {
         'train.num_epochs': 15.0,
         'train.log_every_steps': 31,
     }),
     # LeNet-5 as in the paper (tanh, mean pooling); 421 steps per epoch
     # (54,000 training images after the hold-out).
-    'mnist': ('configs/mnist_lenet5.py', {'train.log_every_steps': 117}),
+    'mnist': ('configs/lenet5.py:mnist', {'train.log_every_steps': 117}),
     # A plain CNN (CIFAR ResNets have no pooling to ablate); 351 steps an
     # epoch (45,000 training images after the hold-out).
-    'cifar10': ('configs/cifar10_cnn.py', {'train.log_every_steps': 130}),
+    'cifar10': ('configs/cnn.py:cifar10', {'train.log_every_steps': 130}),
 }
 
 
@@ -71,7 +71,7 @@ OVERFITTING = {'data.random_shift': 0, 'model.dense': (512,),
 # (2026-12-02), so the grids start at the shared rate and reach 25x it; a
 # diverging rate simply loses (lib/report/tuning.py).
 LEARNING_RATES = {
-    'adam_2e-3': [2e-3, 5e-3, 1e-2, 2e-2, 5e-2],      # digits (configs/digits_cnn.py)
+    'adam_2e-3': [2e-3, 5e-3, 1e-2, 2e-2, 5e-2],      # digits (configs/cnn.py:digits)
     'adam_1e-3': [1e-3, 2e-3, 5e-3, 1e-2, 2e-2],      # mnist_5k, mnist, cifar10
     'momentum_0.05': [0.05, 0.1, 0.2, 0.5, 1.0],      # UNREGULARIZED_SGD
 }

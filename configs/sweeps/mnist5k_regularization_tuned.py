@@ -6,7 +6,7 @@ at the shared rate and at each arm's own choice (configs/sweeps/common.py
 tuned).
 
 The arms change one thing each from LeNet-5 as configured
-(configs/mnist5k_lenet5.py: tanh, mean pooling, Adam, cosine, 15 epochs
+(configs/lenet5.py:mnist_5k: tanh, mean pooling, Adam, cosine, 15 epochs
 here, no augmentation), at the strengths their papers and timm use:
   dropout          model.dropout 0.5 before the dense layers (Srivastava et al. 2014)
   weight decay     optimizer.weight_decay 5e-4, kernels only (L2 added to the

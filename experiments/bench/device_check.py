@@ -196,7 +196,7 @@ def seeds_section(quick: bool, scratch: str, data_dir: str) -> dict:
   out = {}
   for name, per_program in (('vmapped', 0), ('sequential', 1)):
     out[name] = _python(
-        '-m', 'experiments.seeds', '--config=configs/digits_cnn.py', '--seeds=5',
+        '-m', 'experiments.seeds', '--config=configs/cnn.py:digits', '--seeds=5',
         f'--seeds_per_program={per_program}', f'--out={scratch}/seeds_{name}',
         f'--config.data.data_dir={data_dir}', '--config.train.num_epochs=0',
         f'--config.train.num_steps={steps}', timeout=300)
@@ -208,7 +208,7 @@ def resume_section(quick: bool, scratch: str, data_dir: str) -> dict:
   import jax  # pylint: disable=g-import-not-at-top
   from lib import checkpointing  # pylint: disable=g-import-not-at-top
   steps = 20 if quick else 200
-  common = ['-m', 'experiments.train', '--config=configs/digits_cnn.py',
+  common = ['-m', 'experiments.train', '--config=configs/cnn.py:digits',
             f'--config.data.data_dir={data_dir}', '--config.train.num_epochs=0',
             f'--config.train.num_steps={steps}',
             f'--config.train.checkpoint_every_steps={steps // 2}']

@@ -21,7 +21,7 @@ photographs in scikit-learn's wheel (nothing is downloaded). Then, per core
 whole with Pillow when the record is read, then the crop is resized;
 'after' is the current one: the record stays encoded and the recipe decodes
 it (lib/data/augment.py decode). Then the whole grain iterator of
-configs/imagenet2012_resnet50.py's training data (batch 128) in-process and
+configs/resnet.py:imagenet2012's training data (batch 128) in-process and
 with data.worker_count = every core.
 """
 import argparse
@@ -116,8 +116,8 @@ def per_cpu_second(rows: dict, n: int, seconds: float) -> dict:
 
 
 def config(data_dir: str, worker_count: int):
-  from configs import imagenet2012_resnet50  # pylint: disable=g-import-not-at-top
-  c = imagenet2012_resnet50.get_config()
+  from configs import resnet  # pylint: disable=g-import-not-at-top
+  c = resnet.get_config('imagenet2012')
   c.data.data_dir = data_dir
   c.data.worker_count = worker_count
   c.train.batch_size = 128

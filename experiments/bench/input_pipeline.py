@@ -9,7 +9,7 @@ the step from the split held on the device. Overhead = pipeline step time /
 synthetic step time - 1.
 
 Datasets: scikit-learn's digits (8x8x1, the embedded default, with its
-default config configs/digits_cnn.py) and an MNIST-sized one (28x28x1 uint8,
+default config configs/cnn.py:digits) and an MNIST-sized one (28x28x1 uint8,
 generated here as a real TFDS array_record dataset named 'mnist' in a
 temporary data_dir; nothing is downloaded) with the benchmark's CNN.
 """
@@ -63,8 +63,8 @@ def prepare_mnist_sized(data_dir: str, num_train: int, num_test: int) -> None:
 
 
 def digits_config(data_dir: str, batch_size: int):
-  from configs import digits_cnn  # pylint: disable=g-import-not-at-top
-  config = digits_cnn.get_config()
+  from configs import cnn  # pylint: disable=g-import-not-at-top
+  config = cnn.get_config('digits')
   config.data.data_dir = data_dir
   config.train.batch_size = batch_size
   return config

@@ -14,7 +14,7 @@ windows, experiments/bench/timing.py). A step that does not serialize is
 compiled again by every process; `break-even steps` is how many steps the
 oneDNN step's gain takes to pay for that compile.
 
-Models: digits_cnn (configs/digits_cnn.py), digits_grid (the digits grid's
+Models: digits_cnn (configs/cnn.py:digits), digits_grid (the digits grid's
 CNN), and the bench's lenet5 (28x28x1) and resnet20 (32x32x3) cases, batch 128.
 """
 import time
@@ -33,9 +33,9 @@ OFF = {'xla_cpu_use_onednn': False, 'xla_cpu_experimental_onednn_custom_call': F
 
 def _digits_step(grid: bool):
   """The trainer's own step and inputs for a digits config."""
-  from configs import digits_cnn  # pylint: disable=g-import-not-at-top
+  from configs import cnn  # pylint: disable=g-import-not-at-top
   from lib import trainer  # pylint: disable=g-import-not-at-top
-  config = digits_cnn.get_config()
+  config = cnn.get_config('digits')
   if grid:
     config.model.features, config.model.convs_per_block = (16, 32), 1
   program = trainer.Program(trainer.Run(config), stacked=False)

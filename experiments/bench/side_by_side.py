@@ -37,12 +37,12 @@ def _config(case: str):
     c.train.log_every_steps = 11
     return c, 4
   if case == 'lenet5':
-    from configs import mnist5k_lenet5  # pylint: disable=g-import-not-at-top
-    c = mnist5k_lenet5.get_config()
+    from configs import lenet5  # pylint: disable=g-import-not-at-top
+    c = lenet5.get_config('mnist_5k')
     c.train.num_epochs, c.train.log_every_steps = 15.0, 31
     return c, 4
-  from configs import digits_resnet20  # pylint: disable=g-import-not-at-top
-  c = digits_resnet20.get_config()
+  from configs import resnet  # pylint: disable=g-import-not-at-top
+  c = resnet.get_config('digits')
   c.data.name, c.data.random_shift = 'mnist_5k', 0
   c.train.num_epochs, c.train.log_every_steps = 1.0, 14
   return c, 2

@@ -8,7 +8,7 @@ Runs each entry point as users run it, in its own process, under
 experiments/bench/startup_probe.py (which changes nothing; it records when
 each phase ends), with a compilation cache warmed by one unmeasured run
 (--cache=cold: emptied before every run):
-  train   python -m experiments.train --config=configs/digits_cnn.py (the default run)
+  train   python -m experiments.train --config=configs/cnn.py:digits (the default run)
   seeds   python -m experiments.seeds: the 5-seed study of the digits grid cell
           relu / max / dropout 0.5 (experiments.bench.studies' seeds study)
   sweep   python -m experiments.sweep --sweep=configs/sweeps/digits_grid.py

@@ -29,9 +29,9 @@ PHASES = [  # (name, event that ends it); each starts where the previous ended.
 def command(entry: str, out: str) -> list[str]:
   """The entry point's arguments, as a user types them (after python -m)."""
   if entry == 'train':
-    return ['experiments.train', '--config=configs/digits_cnn.py', f'--workdir={out}']
+    return ['experiments.train', '--config=configs/cnn.py:digits', f'--workdir={out}']
   if entry == 'seeds':
-    return ['experiments.seeds', '--config=configs/digits_cnn.py', *study_spec.GRID_CELL,
+    return ['experiments.seeds', '--config=configs/cnn.py:digits', *study_spec.GRID_CELL,
             '--seeds=5', f'--out={out}']
   return ['experiments.sweep', '--sweep=configs/sweeps/digits_grid.py',
           f'--study_dir={out}', f'--task_index={GRID_CELL_TASK}']

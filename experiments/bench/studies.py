@@ -7,7 +7,7 @@ r"""Time to a result: whole studies, ours and plain PyTorch, side by side.
 Each study is timed from process start to results, as a user runs it:
   seeds   the 5-seed study of one digits grid cell (configs/sweeps/digits_grid.py's
           settings, relu / max / dropout 0.5): `python -m experiments.seeds`
-  train   one full default digits run (configs/digits_cnn.py):
+  train   one full default digits run (configs/cnn.py:digits):
           `python -m experiments.train`
 against experiments/bench/torch_study.py, the same network, initializers,
 optimizer, schedule, augmentation, batch order rules and evaluation in plain
@@ -73,9 +73,9 @@ GRID_CELL = study_spec.GRID_CELL
 def _ours_command(study: str, out: str) -> list[str]:
   base = [sys.executable, '-m']
   if study == 'seeds':
-    return base + ['experiments.seeds', '--config=configs/digits_cnn.py', *GRID_CELL,
+    return base + ['experiments.seeds', '--config=configs/cnn.py:digits', *GRID_CELL,
                    f'--seeds={_SEEDS.value}', f'--out={out}']
-  return base + ['experiments.train', '--config=configs/digits_cnn.py',
+  return base + ['experiments.train', '--config=configs/cnn.py:digits',
                  f'--workdir={out}']
 
 
@@ -184,7 +184,7 @@ def main(argv):
   shutil.rmtree(tmp, ignore_errors=True)
 
   title = {'seeds': f'{_SEEDS.value}-seed study of a digits grid cell (relu / max / 0.5)',
-           'train': 'one default digits run (configs/digits_cnn.py)'}
+           'train': 'one default digits run (configs/cnn.py:digits)'}
   load_after = os.getloadavg()
   md = [f'Machine: {_machine()}; {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}; '
         f'commit {_commit_of(ROOT)}; jax {jax.__version__}, '

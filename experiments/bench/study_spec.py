@@ -14,8 +14,8 @@ GRID_CELL = ['--config.model.features=(16,32)', '--config.model.convs_per_block=
 
 def config(study: str):
   """Our config of a study: the digits grid cell ('seeds') or digits_cnn."""
-  from configs import digits_cnn  # pylint: disable=g-import-not-at-top
-  c = digits_cnn.get_config()
+  from configs import cnn  # pylint: disable=g-import-not-at-top
+  c = cnn.get_config('digits')
   if study == 'seeds':  # configs/sweeps/common.py BASES['digits'].
     c.model.features, c.model.convs_per_block = (16, 32), 1
     c.model.dense, c.train.num_epochs = (128,), 30.0

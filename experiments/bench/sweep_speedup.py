@@ -39,11 +39,11 @@ _OUT = flags.DEFINE_string('out', '', 'Write OUT.md and OUT.json.')
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 CONFIG_FILE = '''
-from configs import digits_cnn
+from configs import cnn
 
 
 def get_config():
-  config = digits_cnn.get_config()
+  config = cnn.get_config('digits')
   for field, value in {fixed!r}.items():
     section, key = field.split('.')
     config[section][key] = value

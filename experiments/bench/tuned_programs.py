@@ -27,13 +27,13 @@ _OUT = flags.DEFINE_string('out', '', 'Write OUT.md and OUT.json.')
 
 
 def _configs(seeds: int):
-  from configs import digits_cnn  # pylint: disable=g-import-not-at-top
+  from configs import cnn  # pylint: disable=g-import-not-at-top
   from configs.sweeps import common  # pylint: disable=g-import-not-at-top
   _, fixed = common.BASES['digits']
   configs = []
   for rate in common.LEARNING_RATES[common.TUNED_RATES['digits']]:
     for seed in range(seeds):
-      config = digits_cnn.get_config()
+      config = cnn.get_config('digits')
       for field, value in {**fixed, **common.VALIDATION}.items():
         section, key = field.split('.')
         config[section][key] = value

@@ -6,7 +6,7 @@ A sweep file is Python with `get_sweep()` returning a `Sweep`:
 
     def get_sweep():
       return sweeps.Sweep(
-          config='configs/digits_cnn.py',
+          config='configs/cnn.py:digits',
           axes=sweeps.product({'model.activation': ['sigmoid', 'tanh', 'relu']},
                               sweeps.seeds(5)),
           fixed={'train.log_every_steps': 11})

@@ -1,5 +1,6 @@
-"""AlexNet on ImageNet (ILSVRC 2012): torchvision's single-tower model with the
-training recipe of Krizhevsky et al. 2012.
+"""AlexNet on ImageNet (ILSVRC 2012), `--config=configs/alexnet.py:imagenet2012`:
+torchvision's single-tower model with the training recipe of Krizhevsky et
+al. 2012.
 
 SGD with momentum 0.9, batch 128, weight decay 5e-4, learning rate 0.01
 divided by 10 three times (here at epochs 30, 60 and 80; the paper did it by
@@ -13,31 +14,27 @@ et al. 2017): `--config.train.batch_size=32` trains at 0.0025;
 
 Result: not measured yet. It needs imagenet2012 prepared in a data_dir and a GPU, which the
 development machine lacks (no network beyond package registries); measure
-with: python -m experiments.seeds --config=configs/imagenet2012_alexnet.py --seeds=5 --out=runs/seeds/imagenet2012_alexnet
+with: python -m experiments.seeds --config=configs/alexnet.py:imagenet2012 --seeds=5 --out=runs/seeds/imagenet2012_alexnet
 and record mean +- std, machine, date and wall time here.
 
 Run:
-  python -m experiments.train --config=configs/imagenet2012_alexnet.py --workdir=runs/imagenet2012_alexnet
+  python -m experiments.train --config=configs/alexnet.py:imagenet2012 --workdir=runs/imagenet2012_alexnet
 Variants (ablations):
-  python -m experiments.train --config=configs/imagenet2012_alexnet.py \
+  python -m experiments.train --config=configs/alexnet.py:imagenet2012 \
       --config.model.name=alexnet_paper --workdir=...   # two towers + LRN
-  python -m experiments.train --config=configs/imagenet2012_alexnet.py \
+  python -m experiments.train --config=configs/alexnet.py:imagenet2012 \
       --config.model.activation=tanh --config.model.pooling=mean \
       --config.model.dropout=0.0 --workdir=...
 Quick smoke check:
-  python -m experiments.train --config=configs/imagenet2012_alexnet.py:runlocal --workdir=...
+  python -m experiments.train --config=configs/alexnet.py:imagenet2012,runlocal --workdir=...
 """
 from configs import common
 
 
 def get_config(arg: str | None = None):
-  config = common.base_config(dataset='imagenet2012')
-  config.data.test_split = 'validation'
-  config.data.pipeline = 'grain'
-  config.data.augment = 'imagenet'
-  config.data.image_size = 224
-  # data.worker_count: the default, every core on accelerators (JPEGs are
-  # decoded and cropped there; experiments/bench/imagenet_host.py).
+  dataset, _, arg = common.variant(arg, ('imagenet2012',))
+  config = common.base_config(dataset=dataset)
+  common.imagenet_data(config)
   config.model = common.model('alexnet', activation='relu', pooling='max',
                               dropout=0.5)
   config.optimizer.name = 'momentum'
@@ -53,9 +50,4 @@ def get_config(arg: str | None = None):
   config.train.num_epochs = 90
   config.train.log_every_steps = 100
   config.train.checkpoint_every_steps = 5000
-  # big_vision's minival: the last 1% of the training split (about 12,800
-  # images) for evaluations while training and for anything chosen;
-  # 'validation' (50,000) is the test split, read once after the last step.
-  config.data.train_split = 'train[:99%]'
-  config.data.validation_split = 'train[99%:]'
   return common.apply_arg(config, arg)
