@@ -8,7 +8,7 @@ shifts on the device, Adam with a cosine schedule.
   train / 1,000 test, stratified, embedded, no network): the digits CNN at
   28x28 with one conv per block, dense 256, +-2 pixel shifts.
 - cifar10: the model of the cifar10 ablation studies
-  (configs/sweeps/cifar10_*.py): three blocks of two convs (32/64/128
+  (configs/sweeps/ablation.py:cifar10,...): three blocks of two convs (32/64/128
   features), dense 256, +-4 pixel shifts. CIFAR-10 fits in memory, so the
   split lives on the device (seed groups then train as one vmapped program).
 

@@ -1,10 +1,10 @@
 r"""Runs an ablation study: every run of a sweep, each in its own directory.
 
-  python -m experiments.sweep --sweep=configs/sweeps/digits_grid.py \
+  python -m experiments.sweep --sweep=configs/sweeps/ablation.py:digits,grid \
       --study_dir=studies/digits_grid
   python -m experiments.sweep --sweep=... --study_dir=... --list
   python -m experiments.sweep --sweep=... --study_dir=... --task_index=3
-  python -m experiments.sweep --sweep=configs/sweeps/digits_grid.py \
+  python -m experiments.sweep --sweep=configs/sweeps/ablation.py:digits,grid \
       --study_dir=studies/digits_grid_quick --seeds=2 --set=train.num_epochs=2
 
 `--seeds=N` and `--set=FIELD=VALUE` (repeatable) make a quick version of any

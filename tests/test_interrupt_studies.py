@@ -43,7 +43,7 @@ def test_ctrl_c_in_a_study_saves_and_the_same_command_resumes(
   steps = 'train.num_steps=4000'
   if entry_point == 'sweep':
     command = [sys.executable, '-m', 'experiments.sweep',
-               '--sweep=configs/sweeps/digits_pooling.py', f'--study_dir={out}',
+               '--sweep=configs/sweeps/ablation.py:digits,pooling', f'--study_dir={out}',
                '--seeds=1', '--set=train.num_epochs=0', f'--set={steps}',
                '--set=train.checkpoint_every_steps=20', *common]
   else:

@@ -60,7 +60,7 @@ def _probe(tmp_path, *args: str) -> dict:
     ['experiments.train', '--config=configs/cnn.py:digits,runlocal', '--workdir={out}'],
     ['experiments.seeds', '--config=configs/cnn.py:digits,runlocal', '--seeds=2',
      '--out={out}'],
-    ['experiments.sweep', '--sweep=configs/sweeps/digits_grid.py', '--seeds=1',
+    ['experiments.sweep', '--sweep=configs/sweeps/ablation.py:digits,grid', '--seeds=1',
      '--set=train.num_steps=20', f'--task_index={startup.GRID_CELL_TASK}',
      '--study_dir={out}'],
 ], ids=['train', 'seeds', 'sweep'])

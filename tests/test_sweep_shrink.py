@@ -11,7 +11,7 @@ from lib.sweeps import layout, runner, shrink
 from lib.sweeps import study as study_lib
 from tests.conftest import ROOT, run_module
 
-GRID = os.path.join(ROOT, 'configs/sweeps/digits_grid.py')
+GRID = os.path.join(ROOT, 'configs/sweeps/ablation.py:digits,grid')
 
 
 def test_parse_set_reads_literals_and_plain_strings():
@@ -41,7 +41,7 @@ def test_seeds_and_set_shrink_a_shipped_study():
   assert full.plan_dict()['command_line'] == {}
   # More seeds than declared, and a tuned study (its seeds x its rates).
   assert len(sweeps.load(GRID, seeds=7).runs) == 18 * 7
-  tuned = sweeps.load(os.path.join(ROOT, 'configs/sweeps/digits_grid_tuned.py'), seeds=1)
+  tuned = sweeps.load(os.path.join(ROOT, 'configs/sweeps/ablation.py:digits,grid,tuned'), seeds=1)
   assert (len(tuned.runs), len(tuned.tasks)) == (18 * 5, 18)
 
 
@@ -129,9 +129,10 @@ def test_cli_flags_reach_the_plan_the_sbatch_script_and_refusals(data_dir, tmp_p
       f'error: {study_dir} was started with --seeds/--set --seeds=2 '
       '--set=train.num_steps=10 --set=model.width=16, not none (the study as '
       'declared); give the same flags to resume it, or use a new --study_dir']
-  arg = run_module('experiments.sweep', f'--sweep={GRID}:runlocal',
+  arg = run_module('experiments.sweep',
+                   f"--sweep={os.path.join(ROOT, 'configs/sweeps/mnist5k_plain_vs_residual.py')}:runlocal",
                    f'--study_dir={tmp_path}/r', '--list')
   assert arg.returncode == 2
   assert len(arg.stderr.strip().splitlines()) == 1
-  assert 'sweep files take no argument after ":"' in arg.stderr
+  assert 'this sweep file takes no argument after ":"' in arg.stderr
   assert '--seeds=N and --set=FIELD=VALUE' in arg.stderr

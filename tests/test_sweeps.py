@@ -33,7 +33,7 @@ def test_product_and_zip_points():
 
 
 def test_grid_expands_to_90_runs_in_18_vmapped_tasks():
-  study = sweeps.load(os.path.join(ROOT, 'configs/sweeps/digits_grid.py'))
+  study = sweeps.load(os.path.join(ROOT, 'configs/sweeps/ablation.py:digits,grid'))
   assert len(study.runs) == 90 and len(study.tasks) == 18
   assert all(t.vmapped and len(t.runs) == 5 for t in study.tasks)
   names = [r.name for r in study.runs]
@@ -46,17 +46,38 @@ def test_grid_expands_to_90_runs_in_18_vmapped_tasks():
     run.config.model.nonexistent = 1
 
 
-@pytest.mark.parametrize('name', sorted(
-    f for f in os.listdir(os.path.join(ROOT, 'configs/sweeps'))
-    if f.endswith('.py') and f[0] != '_' and 'common' not in f))
-def test_every_shipped_study_expands_and_readme_lists_its_size(name):
-  study = sweeps.load(os.path.join(ROOT, 'configs/sweeps', name))
+def _shipped_studies():
+  """(README's name, the --sweep reference) of every shipped study: each file
+  of configs/sweeps, and ablation.py's datasets x factors x (tuned or not)."""
+  from configs.sweeps import ablation  # pylint: disable=g-import-not-at-top
+  for name in sorted(os.listdir(os.path.join(ROOT, 'configs/sweeps'))):
+    if not name.endswith('.py') or name[0] == '_' or name in ('common.py', 'ablation.py'):
+      continue
+    yield name, name
+  for factor in ablation.FACTORS:
+    for tuned in ('', ',tuned'):
+      for dataset in ablation.DATASETS:
+        yield f'ablation.py:DATASET,{factor}{tuned}', f'ablation.py:{dataset},{factor}{tuned}'
+
+
+@pytest.mark.parametrize('name, ref', list(_shipped_studies()),
+                         ids=[ref for _, ref in _shipped_studies()])
+def test_every_shipped_study_expands_and_readme_lists_its_size(name, ref):
+  study = sweeps.load(os.path.join(ROOT, 'configs/sweeps', ref))
   assert study.runs and study.tasks
   with open(os.path.join(ROOT, 'README.md')) as f:
     rows = [line for line in f if line.startswith(f'| `{name}` |')]
   assert rows, f'README.md: the table of shipped studies has no row for {name}'
   assert rows[0].startswith(f'| `{name}` | {len(study.runs)} ({len(study.tasks)}) |'), (
-      f'README.md: {name} has {len(study.runs)} runs in {len(study.tasks)} tasks')
+      f'README.md: {ref} has {len(study.runs)} runs in {len(study.tasks)} tasks')
+
+
+def test_the_ablation_file_refuses_what_it_does_not_ship():
+  for ref in ('ablation.py', 'ablation.py:digits', 'ablation.py:digitz,grid',
+              'ablation.py:digits,grid,runlocal'):
+    with pytest.raises(errors.UserError, match='give DATASET,FACTOR') as e:
+      sweeps.load(os.path.join(ROOT, 'configs/sweeps', ref))
+    assert '\n' not in str(e.value) and '--seeds=N' in str(e.value)
 
 
 def test_names_are_stable_sorted_and_filesystem_safe(tmp_path):

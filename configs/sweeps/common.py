@@ -88,12 +88,6 @@ def ablation(dataset: str, axes: dict, regime: dict | None = None) -> sweeps.Swe
                       axes=sweeps.product(axes, sweeps.seeds(SEEDS)))
 
 
-def grid(dataset: str) -> sweeps.Sweep:
-  return ablation(dataset, {'model.activation': ACTIVATIONS,
-                            'model.pooling': POOLINGS,
-                            'model.dropout': DROPOUTS})
-
-
 def tuned(dataset: str, axes: dict, regime: dict | None = None,
           rates: str | None = None) -> sweeps.Sweep:
   """`ablation`, with the learning rate tuned per arm on validation data."""
@@ -102,9 +96,3 @@ def tuned(dataset: str, axes: dict, regime: dict | None = None,
                     else TUNED_RATES[dataset])
   return dataclasses.replace(
       sweep, tune=sweeps.axis('optimizer.learning_rate', LEARNING_RATES[rates]))
-
-
-def tuned_grid(dataset: str) -> sweeps.Sweep:
-  return tuned(dataset, {'model.activation': ACTIVATIONS,
-                         'model.pooling': POOLINGS,
-                         'model.dropout': DROPOUTS})

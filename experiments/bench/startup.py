@@ -11,7 +11,7 @@ each phase ends), with a compilation cache warmed by one unmeasured run
   train   python -m experiments.train --config=configs/cnn.py:digits (the default run)
   seeds   python -m experiments.seeds: the 5-seed study of the digits grid cell
           relu / max / dropout 0.5 (experiments.bench.studies' seeds study)
-  sweep   python -m experiments.sweep --sweep=configs/sweeps/digits_grid.py
+  sweep   python -m experiments.sweep --sweep=configs/sweeps/ablation.py:digits,grid
           --task_index=14: the same cell as one SLURM array task runs it
 Rounds alternate the entries, so load from other processes falls on all of
 them alike; the table gives medians, with the load average before and after.

@@ -12,7 +12,7 @@ from experiments.bench import study_spec
 
 ROOT = study_spec.ROOT
 ENTRIES = ('train', 'seeds', 'sweep')
-GRID_CELL_TASK = 14  # configs/sweeps/digits_grid.py: relu, dropout 0.5, max.
+GRID_CELL_TASK = 14  # configs/sweeps/ablation.py:digits,grid: relu, dropout 0.5, max.
 
 PHASES = [  # (name, event that ends it); each starts where the previous ended.
     ('start to main()', 'main:start'),
@@ -33,7 +33,7 @@ def command(entry: str, out: str) -> list[str]:
   if entry == 'seeds':
     return ['experiments.seeds', '--config=configs/cnn.py:digits', *study_spec.GRID_CELL,
             '--seeds=5', f'--out={out}']
-  return ['experiments.sweep', '--sweep=configs/sweeps/digits_grid.py',
+  return ['experiments.sweep', '--sweep=configs/sweeps/ablation.py:digits,grid',
           f'--study_dir={out}', f'--task_index={GRID_CELL_TASK}']
 
 

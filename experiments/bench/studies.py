@@ -5,7 +5,7 @@ r"""Time to a result: whole studies, ours and plain PyTorch, side by side.
       --variants=warm,cold,warm_onednn --out=experiments/results/bench_studies
 
 Each study is timed from process start to results, as a user runs it:
-  seeds   the 5-seed study of one digits grid cell (configs/sweeps/digits_grid.py's
+  seeds   the 5-seed study of one digits grid cell (configs/sweeps/ablation.py:digits,grid's
           settings, relu / max / dropout 0.5): `python -m experiments.seeds`
   train   one full default digits run (configs/cnn.py:digits):
           `python -m experiments.train`

@@ -4,7 +4,7 @@ r"""How much faster a seed group runs as one task than as one process per run.
   python -m experiments.bench.sweep_speedup --seeds=5 --activation=tanh \
       --out=experiments/results/sweep_speedup              # also .md and .json
 
-Trains the same S seeds of one digits-grid config (configs/sweeps/digits_grid.py)
+Trains the same S seeds of one digits-grid config (configs/sweeps/ablation.py:digits,grid)
 four ways, each as fresh subprocesses so start-up counts:
   process per run      S x `python -m experiments.train` (a naive array job)
   sweep, no grouping   one `experiments.sweep --novmap_seeds`: one process,

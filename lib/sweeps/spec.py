@@ -1,6 +1,7 @@
 """A study as declared in a sweep file, and loading it (and its base config).
 
-A sweep file is Python with `get_sweep()` returning a `Sweep`:
+A sweep file is Python with `get_sweep()` (or `get_sweep(arg)`, given as
+`--sweep=file.py:arg`) returning a `Sweep`:
 
     from lib import sweeps
 
@@ -20,6 +21,7 @@ compares the arms at their chosen values and at the base config's value:
 """
 import dataclasses
 import importlib.util
+import inspect
 import os
 from typing import Any
 
@@ -59,21 +61,33 @@ def _import_file(path: str, what: str):
 
 
 def load(path: str) -> Sweep:
-  """Imports a sweep file and returns its `get_sweep()`."""
+  """Imports a sweep file and returns its `get_sweep()`; `file.py:ARG` passes
+  ARG to a file whose `get_sweep(arg)` takes one (configs/sweeps/ablation.py
+  names a dataset and a factor so)."""
+  file, arg = path, None
   if not os.path.isfile(path) and ':' in os.path.basename(path):
+    file, arg = path.rsplit(':', 1)
+  module = _import_file(file, 'sweep file')
+  if not hasattr(module, 'get_sweep'):
+    raise errors.UserError(f'sweep file {file!r} has no get_sweep() function')
+  takes_arg = bool(inspect.signature(module.get_sweep).parameters)
+  if arg is not None and not takes_arg:
     # Configs take `file.py:runlocal`; a study is shrunk by flags instead, so
     # that what changed is recorded in its plan and report.
     raise errors.UserError(
-        f'--sweep={path!r}: sweep files take no argument after ":"; for a quick '
-        'version of a study give --seeds=N and --set=FIELD=VALUE instead, e.g. '
-        '--seeds=2 --set=train.num_epochs=2')
-  module = _import_file(path, 'sweep file')
-  if not hasattr(module, 'get_sweep'):
-    raise errors.UserError(f'sweep file {path!r} has no get_sweep() function')
-  sweep = module.get_sweep()
+        f'--sweep={path!r}: this sweep file takes no argument after ":"; for a '
+        'quick version of a study give --seeds=N and --set=FIELD=VALUE instead, '
+        'e.g. --seeds=2 --set=train.num_epochs=2')
+  if takes_arg:
+    try:
+      sweep = module.get_sweep(arg)
+    except ValueError as e:  # The file refusing its argument says what it takes.
+      raise errors.UserError(f'--sweep={path!r}: {e}') from None
+  else:
+    sweep = module.get_sweep()
   if not isinstance(sweep, Sweep):
     raise errors.UserError(
-        f'get_sweep() in {path!r} must return lib.sweeps.Sweep, got '
+        f'get_sweep() in {file!r} must return lib.sweeps.Sweep, got '
         f'{type(sweep).__name__}')
   return sweep
 
