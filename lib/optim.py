@@ -81,25 +81,16 @@ def with_learning_rate(opt_state, learning_rate):
       LEARNING_RATE: jnp.asarray(learning_rate, old.dtype).reshape(old.shape)})
 
 
-def _clip_norm(c) -> float:
-  # .get: optimizer configs built by hand (tests, benches) may leave it out.
-  return c.get('grad_clip_norm', 0.0)
-
-
-def _mask_name(c) -> str:
-  return c.get('weight_decay_mask', 'all')
-
-
 def _check_regularizers(c: ml_collections.ConfigDict) -> None:
-  if _mask_name(c) not in WEIGHT_DECAY_MASKS:
+  if c.weight_decay_mask not in WEIGHT_DECAY_MASKS:
     raise errors.UserError(
-        f'optimizer.weight_decay_mask={_mask_name(c)!r}: use one of '
+        f'optimizer.weight_decay_mask={c.weight_decay_mask!r}: use one of '
         f'{", ".join(WEIGHT_DECAY_MASKS)} (kernels: no decay on biases and '
         'normalization parameters)')
-  if not _clip_norm(c) >= 0:
+  if not c.grad_clip_norm >= 0:
     raise errors.UserError(
         f'optimizer.grad_clip_norm must be >= 0 (0: no clipping); got '
-        f'{_clip_norm(c)!r}')
+        f'{c.grad_clip_norm!r}')
   if not c.weight_decay >= 0:
     raise errors.UserError(
         f'optimizer.weight_decay must be >= 0; got {c.weight_decay!r}')
@@ -117,16 +108,16 @@ def kernels(params):
 
 def _build(c: ml_collections.ConfigDict, lr) -> optax.GradientTransformation:
   opt = _decayed_optimizer(c, lr)
-  if _clip_norm(c):
+  if c.grad_clip_norm:
     # The raw gradient, before decay and momentum (timm's and big_vision's
     # order).
-    opt = optax.chain(optax.clip_by_global_norm(_clip_norm(c)), opt)
+    opt = optax.chain(optax.clip_by_global_norm(c.grad_clip_norm), opt)
   return opt
 
 
 def _decayed_optimizer(c: ml_collections.ConfigDict, lr
                        ) -> optax.GradientTransformation:
-  mask = kernels if _mask_name(c) == 'kernels' else None
+  mask = kernels if c.weight_decay_mask == 'kernels' else None
   if c.name in ('gd', 'sgd'):
     # 'gd' is the lecture's theta <- theta - lr * grad J(theta), nothing more.
     opt = optax.sgd(lr)

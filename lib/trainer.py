@@ -77,7 +77,7 @@ class Run:
       raise errors.UserError(
           'the run has no steps: set --config.train.num_epochs or num_steps > 0')
     self.tx = optim.build(config.optimizer, self.total_steps, steps_per_epoch,
-                          config.train.get('trainable', 'all'))
+                          config.train.trainable)
     self.learning_rate = optim.current_learning_rate(
         config.optimizer, self.total_steps, steps_per_epoch)
     self.eval_every = max(1, round(config.train.eval_every_epochs * steps_per_epoch))
@@ -236,7 +236,7 @@ class Program:
         config.train.grad_accum_steps, run.learning_rate,
         mixing=run.mixing, ema_decay=config.train.ema_decay,
         label_smoothing=config.train.label_smoothing,
-        trainable=config.train.get('trainable', 'all'))
+        trainable=config.train.trainable)
     step = train_step.make_step(update, config.data.pipeline, batch_size,
                                 stacked, batch_sharding)
     if self.device:

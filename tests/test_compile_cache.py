@@ -90,9 +90,10 @@ def _train_step_compiled(name: str, options: dict):
   shape = test_model_zoo.input_shape(name)
   model = models.build(ml_collections.ConfigDict({'name': name}), 10,
                        rewrites=cpu_gradients.resolve('on'))
-  tx = optim.build(ml_collections.ConfigDict(dict(
-      name='momentum', learning_rate=0.1, momentum=0.9, schedule='constant',
-      warmup_epochs=0.0, weight_decay=0.0, step_epochs=())), 1, 1)
+  from configs import common  # pylint: disable=g-import-not-at-top
+  optimizer = common.base_config('digits').optimizer
+  optimizer.update(dict(name='momentum', learning_rate=0.1, schedule='constant'))
+  tx = optim.build(optimizer, 1, 1)
   state = jax.eval_shape(lambda: train_step.init_state(model, tx, shape, 0))
   batch = {'image': jax.ShapeDtypeStruct((2, *shape), 'uint8'),
            'label': jax.ShapeDtypeStruct((2,), 'int32')}

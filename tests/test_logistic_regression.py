@@ -5,6 +5,7 @@ import ml_collections
 import numpy as np
 import optax
 
+from configs import common
 from lib import losses, models, optim
 
 
@@ -43,9 +44,8 @@ def test_gradient_matches_closed_form():
 def test_full_batch_gradient_descent_step():
   _, params, cost, x1, y, theta = _setup()
   alpha = 0.3
-  config = ml_collections.ConfigDict(dict(
-      name='gd', learning_rate=alpha, schedule='constant', warmup_epochs=0.0,
-      momentum=0.9, weight_decay=0.0, step_epochs=()))
+  config = common.base_config('digits').optimizer
+  config.update(dict(name='gd', learning_rate=alpha, schedule='constant'))
   tx = optim.build(config, total_steps=10, steps_per_epoch=1)
   grads = jax.grad(cost)(params)
   updates, _ = tx.update(grads, tx.init(params), params)

@@ -52,7 +52,8 @@ LEARNING_RATE, MOMENTUM = 0.01, 0.9
 
 def optimizer_config() -> ml_collections.ConfigDict:
   """lib.optim's config for SGD with momentum, constant learning rate."""
-  return ml_collections.ConfigDict(dict(
-      name='momentum', learning_rate=LEARNING_RATE, momentum=MOMENTUM,
-      schedule='constant', warmup_epochs=0.0, weight_decay=0.0,
-      step_epochs=()))
+  from configs import common  # pylint: disable=g-import-not-at-top
+  c = common.base_config('digits').optimizer
+  c.update(dict(name='momentum', learning_rate=LEARNING_RATE, momentum=MOMENTUM,
+                schedule='constant'))
+  return c

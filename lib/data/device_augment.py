@@ -45,7 +45,7 @@ class Recipe:
 def recipe(data_config) -> Recipe:
   """The device-side augmentation a data config asks for (UserError if it
   asks for one the device cannot do)."""
-  pad_mode = data_config.get('pad_mode', 'constant')
+  pad_mode = data_config.pad_mode
   if pad_mode not in PAD_MODES:
     raise errors.unknown_name('data.pad_mode', pad_mode, PAD_MODES)
   on_device = data_config.pipeline == 'device'
@@ -60,7 +60,7 @@ def recipe(data_config) -> Recipe:
         f'set --config.data.image_size=0 (got {data_config.image_size}) or '
         '--config.data.pipeline=grain')
   return Recipe(crop_padding=CIFAR_PADDING if cifar else 0,
-                flip=cifar or bool(data_config.get('random_flip', False)),
+                flip=cifar or bool(data_config.random_flip),
                 shift=int(data_config.random_shift), pad_mode=pad_mode)
 
 

@@ -21,17 +21,8 @@ HOLDOUT_SEED = 0  # Fixed forever: changing it changes what 'validation' means.
 NAME = 'validation'  # The split's name in metrics and results.
 
 
-def fraction(data_config) -> float:
-  """data.validation_fraction (0 for configs saved before it existed)."""
-  return data_config.get('validation_fraction', 0.0)
-
-
-def split(data_config) -> str:
-  return data_config.get('validation_split', '')
-
-
 def check(data_config) -> None:
-  fraction_, split_ = fraction(data_config), split(data_config)
+  fraction_, split_ = data_config.validation_fraction, data_config.validation_split
   if not 0 <= fraction_ < 1:
     raise errors.UserError(
         f'data.validation_fraction={fraction_} must be in [0, 1) (the part of '
@@ -94,7 +85,7 @@ def check_slices(split_infos, dataset: str, validation_split: str,
 
 
 def enabled(data_config) -> bool:
-  return bool(fraction(data_config) or split(data_config))
+  return bool(data_config.validation_fraction or data_config.validation_split)
 
 
 def held_out_count(n: int, fraction: float) -> int:

@@ -171,15 +171,15 @@ class Data:
         catalog.data_source(self.builder, data_config.test_split))
     self.has_validation = holdout.enabled(data_config)
     n_full = len(self._full_train_source)
-    if holdout.split(data_config):
+    if data_config.validation_split:
       holdout.check_slices(self.builder.info.splits, data_config.name,
-                           holdout.split(data_config), data_config.train_split)
+                           data_config.validation_split, data_config.train_split)
       self.validation_source = self._keep_encoded(catalog.data_source(
-          self.builder, holdout.split(data_config)))
+          self.builder, data_config.validation_split))
       num_validation = len(self.validation_source)
-    elif holdout.fraction(data_config):
-      num_validation = holdout.held_out_count(n_full, holdout.fraction(data_config))
-      holdout.indices(n_full, holdout.fraction(data_config), None)  # Checks sizes.
+    elif data_config.validation_fraction:
+      num_validation = holdout.held_out_count(n_full, data_config.validation_fraction)
+      holdout.indices(n_full, data_config.validation_fraction, None)  # Checks sizes.
     else:
       num_validation = 0
     n_proc = jax.process_count()
@@ -187,7 +187,7 @@ class Data:
       raise errors.UserError(
           f"train.batch_size={global_batch_size} must be a multiple of the "
           f"{jax.device_count()} devices; set --config.train.batch_size")
-    num_train = n_full - (num_validation if holdout.fraction(data_config) else 0)
+    num_train = n_full - (num_validation if data_config.validation_fraction else 0)
     if num_train < global_batch_size:
       raise errors.UserError(
           f"train.batch_size={global_batch_size} is larger than the "
@@ -211,14 +211,14 @@ class Data:
   @functools.cached_property
   def _holdout(self) -> tuple[np.ndarray, np.ndarray]:
     """(training, validation) indices into the training split."""
-    n, fraction = len(self._full_train_source), holdout.fraction(self.config)
+    n, fraction = len(self._full_train_source), self.config.validation_fraction
     labels = (self._decoded(self.config.train_split, self._full_train_source)['label']
               if self.config.pipeline == 'device' else None)
     return holdout.indices(n, fraction, labels)
 
   @functools.cached_property
   def train_source(self):
-    if not holdout.fraction(self.config):
+    if not self.config.validation_fraction:
       return self._full_train_source
     return holdout.Subset(self._full_train_source, self._holdout[0])
 
@@ -229,7 +229,7 @@ class Data:
     if role == 'validation':
       if not self.has_validation:
         raise ValueError('this config has no validation data')
-      if holdout.split(self.config):
+      if self.config.validation_split:
         return self.validation_source
       return holdout.Subset(self._full_train_source, self._holdout[1])
     if role == 'test':
@@ -321,11 +321,11 @@ class Data:
       raise ValueError(f'unknown role {role!r}: train, validation or test')
     if role == 'test':
       arrays = self._decoded(self.config.test_split, self.eval_source)
-    elif role == 'validation' and holdout.split(self.config):
-      arrays = self._decoded(holdout.split(self.config), self.validation_source)
+    elif role == 'validation' and self.config.validation_split:
+      arrays = self._decoded(self.config.validation_split, self.validation_source)
     else:
       arrays = self._decoded(self.config.train_split, self._full_train_source)
-      if holdout.fraction(self.config):
+      if self.config.validation_fraction:
         keep = self._holdout[0 if role == 'train' else 1]
         arrays = {k: v[keep] for k, v in arrays.items()}
     return {'image': arrays['image'],
