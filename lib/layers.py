@@ -1,6 +1,7 @@
-"""Building blocks shared by the models: conv and dense blocks whose
-activation, pooling and dropout come from the registries by name, and the
-normalization after a convolution (`normalization`).
+"""The building blocks of every model: the activations and poolings, chosen
+by name (one registry each, so an ablation reaches every layer of every
+model, stems included), the normalization after a convolution
+(`normalization`), and conv and dense blocks built from them.
 
 Every model with convolutions has the three fields below, which say how its
 train step is differentiated; lib/models build() sets them from
@@ -9,6 +10,8 @@ lib/cpu_gradients for a CPU train step, and their defaults are flax's own:
   conv_general_dilated  passed to every nn.Conv (flax's own field): the
                         convolution, None for lax.conv_general_dilated
   max_pool              the 'max' pooling, None for flax's nn.max_pool
+                        (lib/cpu_gradients/max_pool.py: the same maximum,
+                        differentiated another way)
   pool_first            ConvBlock only: with max pooling and a non-decreasing
                         activation, pool the convolution's output before the
                         bias and the activation (max commutes with both), so
@@ -23,7 +26,67 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lib import activations, errors, pooling
+from lib import errors
+
+Activation = Callable[[jax.Array], jax.Array]
+
+ACTIVATIONS: dict[str, Activation] = {
+    # The lecture's three.
+    'sigmoid': jax.nn.sigmoid,
+    'tanh': jnp.tanh,
+    'relu': jax.nn.relu,
+    # Common modern ones.
+    'leaky_relu': jax.nn.leaky_relu,
+    'elu': jax.nn.elu,
+    'gelu': jax.nn.gelu,
+    'silu': jax.nn.silu,
+    'softplus': jax.nn.softplus,
+    'relu6': jax.nn.relu6,
+    'identity': lambda x: x,
+}
+# Never decreasing: max pooling commutes with these (pool_first above).
+# Not gelu or silu, which dip below zero and back.
+NON_DECREASING = frozenset({'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu',
+                            'softplus', 'relu6', 'identity'})
+
+
+def get_activation(name: str) -> Activation:
+  try:
+    return ACTIVATIONS[name]
+  except KeyError:
+    raise errors.unknown_name('activation', name, ACTIVATIONS) from None
+
+
+def _max(x: jax.Array, window: int, stride: int, padding) -> jax.Array:
+  return nn.max_pool(x, (window, window), (stride, stride), padding)
+
+
+def _mean(x: jax.Array, window: int, stride: int, padding) -> jax.Array:
+  # count_include_pad=False: border windows average only real pixels, as
+  # torch's AvgPool2d(count_include_pad=False) and the papers' mean pooling.
+  return nn.avg_pool(x, (window, window), (stride, stride), padding,
+                     count_include_pad=False)
+
+
+def _none(x: jax.Array, window: int, stride: int, padding) -> jax.Array:
+  del window, stride, padding
+  return x
+
+
+Pool = Callable[[jax.Array, int, int, str], jax.Array]
+
+POOLINGS: dict[str, Pool] = {'max': _max, 'mean': _mean, 'none': _none}
+
+
+def pool(name: str, x: jax.Array, window: int = 2, stride: int | None = None,
+         padding='VALID', max_pool: Pool | None = None) -> jax.Array:
+  """Pools NHWC `x` with a square window (stride: the window's, unless
+  given); `max_pool`, when given, is used for 'max'."""
+  if name not in POOLINGS:
+    raise errors.unknown_name('pooling', name, POOLINGS)
+  fn = max_pool if name == 'max' and max_pool is not None else POOLINGS[name]
+  return fn(x, window, window if stride is None else stride, padding)
+
 
 NORMS = ('batch', 'group', 'layer', 'none')
 # Each kind's module name beside its conv: 'bn' is what the models' BatchNorm
@@ -99,25 +162,25 @@ class ConvBlock(nn.Module):
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     check_norm(self.norm)
     k = self.kernel_size
-    pool = lambda y: pooling.pool(self.pooling, y, self.pool_size,
-                                  self.pool_stride, max_pool=self.max_pool)
+    pooled = lambda y: pool(self.pooling, y, self.pool_size, self.pool_stride,
+                            max_pool=self.max_pool)
     convolve = self.conv_general_dilated
     pool_first = (self.pool_first and self.pooling == 'max' and
                   self.norm == 'none' and
-                  self.activation in activations.NON_DECREASING)
+                  self.activation in NON_DECREASING)
     if pool_first:
       # nn.Conv adds its bias after calling this, so the pool comes first.
       plain = convolve or jax.lax.conv_general_dilated
-      convolve = lambda *args, **kwargs: pool(plain(*args, **kwargs))
+      convolve = lambda *args, **kwargs: pooled(plain(*args, **kwargs))
     x = nn.Conv(self.features, (k, k), self.strides, self.padding,
                 use_bias=self.use_bias and self.norm == 'none',
                 dtype=self.dtype, conv_general_dilated=convolve, name='conv')(x)
     if self.norm != 'none':
       x = normalization(self.norm, self.features, train,
                         NORM_NAMES[self.norm], self.dtype)(x)
-    x = activations.get(self.activation)(x)
+    x = get_activation(self.activation)(x)
     if not pool_first:
-      x = pool(x)
+      x = pooled(x)
     return nn.Dropout(self.dropout, deterministic=not train)(x)
 
 
@@ -131,5 +194,5 @@ class DenseBlock(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     x = nn.Dense(self.features, dtype=self.dtype, name='dense')(x)
-    x = activations.get(self.activation)(x)
+    x = get_activation(self.activation)(x)
     return nn.Dropout(self.dropout, deterministic=not train)(x)

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lib import activations, cpu_gradients, layers, pooling
+from lib import cpu_gradients, layers
 from lib.cpu_gradients import max_pool
 
 
@@ -161,7 +161,7 @@ def test_which_filter_gradients_are_matrix_products(settings, channels,
   assert ('dot_general' in jaxpr) == matmul
 
 
-@pytest.mark.parametrize('activation', sorted(activations.NON_DECREASING))
+@pytest.mark.parametrize('activation', sorted(layers.NON_DECREASING))
 @pytest.mark.parametrize('window, stride', [(2, None), (3, 2)])
 def test_pooling_before_the_activation_changes_nothing(activation, window,
                                                        stride):
@@ -208,12 +208,12 @@ def test_pooling_stays_after_the_activation_where_they_do_not_commute(
   kernel, bias = params['params']['conv']['kernel'], params['params']['conv']['bias']
   y = jax.lax.conv_general_dilated(x, kernel, (1, 1), 'SAME',
                                    dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-  expected = pooling.pool(pool, activations.get(activation)(y + bias), 2)
+  expected = layers.pool(pool, layers.get_activation(activation)(y + bias), 2)
   for module in (block, rewritten):
     np.testing.assert_allclose(module.apply(params, x), expected, rtol=1e-5,
                                atol=1e-6)
   # The other order gives other values: the test above would catch a swap.
-  swapped = activations.get(activation)(pooling.pool(pool, y, 2) + bias)
+  swapped = layers.get_activation(activation)(layers.pool(pool, y, 2) + bias)
   assert not np.allclose(swapped, expected, atol=1e-3)
 
 
@@ -228,7 +228,7 @@ def test_auto_turns_the_rewrites_on_for_the_cpu_only():
 
 @pytest.mark.parametrize('bad', ['', ',', 'fast', 'max_pool,typo'])
 def test_a_setting_that_names_no_rewrite_is_refused(bad):
-  from lib import errors  # pylint: disable=g-import-not-at-top
+  from lib import errors# pylint: disable=g-import-not-at-top
   with pytest.raises(errors.UserError, match='fast_cpu_gradients'):
     cpu_gradients.resolve(bad)
 
@@ -240,7 +240,7 @@ def test_the_trainer_steps_with_the_configured_rewrites(data_dir, setting,
   rewrites' optimization barriers (max_pool, conv_barrier) are in its
   program, or none are (nothing else in a train step adds one)."""
   from configs import cnn  # pylint: disable=g-import-not-at-top
-  from lib import parallel, trainer  # pylint: disable=g-import-not-at-top
+  from lib import parallel, trainer# pylint: disable=g-import-not-at-top
   config = cnn.get_config('digits')
   config.data.data_dir = data_dir
   config.train.fast_cpu_gradients = setting

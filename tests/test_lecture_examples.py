@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lib import layers, pooling
+from lib import layers
 
 IMAGE = [[2, 2, 2, 1, 1], [1, 4, 4, 1, 3], [2, 3, 4, 3, 2], [3, 3, 2, 4, 1],
          [2, 4, 3, 4, 2]]
@@ -50,7 +50,7 @@ def test_convolution_then_relu():
 ])
 def test_pooling_2x2_stride_2(kind, expected):
   x = jnp.asarray(POOL_INPUT, jnp.float32)[None, :, :, None]
-  out = pooling.pool(kind, x, window=2, stride=2)
+  out = layers.pool(kind, x, window=2, stride=2)
   np.testing.assert_allclose(np.asarray(out)[0, :, :, 0], expected)
 
 

@@ -33,12 +33,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lib import activations, errors, pooling
+from lib import errors, layers
 from lib.models import input_scaling
 
 
 def _check(name: str, pooling_name: str, x: jax.Array) -> None:
-  valid = (*pooling.POOLINGS, 'strided')
+  valid = (*layers.POOLINGS, 'strided')
   if pooling_name not in valid:
     raise errors.unknown_name('pooling', pooling_name, valid)
   # Three 3x3/2 pools after a /4 conv need 63 pixels; convs alone need 7.
@@ -106,7 +106,7 @@ class AlexNet(nn.Module):
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     _check('alexnet', self.pooling, x)
     x = input_scaling.standardize(x, self.input_mean, self.input_std)
-    act = activations.get(self.activation)
+    act = layers.get_activation(self.activation)
     strided = self.pooling == 'strided'
     pool_name = 'none' if strided else self.pooling
     s = 2 if strided else 1  # Extra stride for a conv whose pool is dropped.
@@ -115,7 +115,7 @@ class AlexNet(nn.Module):
       x = nn.Conv(features, (kernel, kernel), stride, ((pad, pad), (pad, pad)),
                   dtype=self.dtype,
                   conv_general_dilated=self.conv_general_dilated, name=name)(x)
-      return pooling.pool(pool, act(x), 3, 2, max_pool=self.max_pool)
+      return layers.pool(pool, act(x), 3, 2, max_pool=self.max_pool)
 
     x = conv(x, 64, 11, 4 * s, 2, 'conv1', pool_name)
     x = conv(x, 192, 5, s, 2, 'conv2', pool_name)
@@ -144,7 +144,7 @@ class AlexNetPaper(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     _check('alexnet_paper', self.pooling, x)
-    act = activations.get(self.activation)
+    act = layers.get_activation(self.activation)
     strided = self.pooling == 'strided'
     pool_name = 'none' if strided else self.pooling
     s = 2 if strided else 1
@@ -159,13 +159,13 @@ class AlexNetPaper(nn.Module):
 
     # conv1 sees the whole image in both towers: not grouped.
     x = norm(conv(x, 96, 11, 4 * s, 2, 1, 'conv1'))
-    x = pooling.pool(pool_name, x, 3, 2, max_pool=self.max_pool)
+    x = layers.pool(pool_name, x, 3, 2, max_pool=self.max_pool)
     x = norm(conv(x, 256, 5, s, 2, 2, 'conv2'))
-    x = pooling.pool(pool_name, x, 3, 2, max_pool=self.max_pool)
+    x = layers.pool(pool_name, x, 3, 2, max_pool=self.max_pool)
     x = conv(x, 384, 3, 1, 1, 1, 'conv3')
     x = conv(x, 384, 3, 1, 1, 2, 'conv4')
     x = conv(x, 256, 3, s, 1, 2, 'conv5')
-    x = pooling.pool(pool_name, x, 3, 2, max_pool=self.max_pool)
+    x = layers.pool(pool_name, x, 3, 2, max_pool=self.max_pool)
     x = x.reshape((x.shape[0], -1))
     for i in (6, 7):
       x = act(nn.Dense(4096, dtype=self.dtype, name=f'fc{i}')(x))

@@ -28,7 +28,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lib import activations, errors, layers, pooling
+from lib import errors, layers
 
 _SIZE = 32  # The paper's input size; C5's 5x5 kernel exactly covers S4 then.
 
@@ -46,11 +46,11 @@ class LeNet5(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-    act = activations.get(self.activation)
+    act = layers.get_activation(self.activation)
     layers.check_norm(self.norm)
-    if self.pooling not in (*pooling.POOLINGS, 'strided'):
+    if self.pooling not in (*layers.POOLINGS, 'strided'):
       raise errors.unknown_name('pooling', self.pooling,
-                                (*pooling.POOLINGS, 'strided'))
+                                (*layers.POOLINGS, 'strided'))
     strided = self.pooling == 'strided'
     pool_name = 'none' if strided else self.pooling
     stride = (2, 2) if strided else (1, 1)
@@ -67,7 +67,7 @@ class LeNet5(nn.Module):
         x = layers.normalization(
             self.norm, features, train,
             f'{name}_{layers.NORM_NAMES[self.norm]}', self.dtype)(x)
-      return pooling.pool(pool, act(x), 2, max_pool=self.max_pool)
+      return layers.pool(pool, act(x), 2, max_pool=self.max_pool)
 
     x = conv(x, 6, stride, 'c1', pool_name)  # C1, S2
     x = conv(x, 16, stride, 'c3', pool_name)  # C3, S4

@@ -36,7 +36,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lib import activations, errors, layers, pooling
+from lib import errors, layers
 from lib.models import input_scaling
 
 BLOCKS = ('basic', 'bottleneck')
@@ -87,7 +87,7 @@ class BasicBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    act = activations.get(self.activation)
+    act = layers.get_activation(self.activation)
     conv_bn = functools.partial(_ConvNorm, norm=self.norm, dtype=self.dtype,
                                 conv_general_dilated=self.conv_general_dilated)
     y = act(conv_bn(self.features, 3, self.stride, name='a')(x, train))
@@ -109,7 +109,7 @@ class BottleneckBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    act = activations.get(self.activation)
+    act = layers.get_activation(self.activation)
     out = self.features * self.expansion
     conv_bn = functools.partial(_ConvNorm, norm=self.norm, dtype=self.dtype,
                                 conv_general_dilated=self.conv_general_dilated)
@@ -171,7 +171,7 @@ class ResNet(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     _check('block', self.block, BLOCKS)
-    _check('pooling', self.pooling, (*pooling.POOLINGS, 'strided'))
+    _check('pooling', self.pooling, (*layers.POOLINGS, 'strided'))
     _check('shortcut', self.shortcut, SHORTCUTS)
     layers.check_norm(self.norm)
     block_cls = BasicBlock if self.block == 'basic' else BottleneckBlock
@@ -187,8 +187,8 @@ class ResNet(nn.Module):
       x = layers.normalization(self.norm, self.width, train,
                                f'stem_{layers.NORM_NAMES[self.norm]}',
                                self.dtype)(x)
-    x = activations.get(self.activation)(x)
-    x = pooling.pool('none' if strided else self.pooling, x, 3, 2,
+    x = layers.get_activation(self.activation)(x)
+    x = layers.pool('none' if strided else self.pooling, x, 3, 2,
                      ((1, 1), (1, 1)), max_pool=self.max_pool)
     for i, n in enumerate(self.stage_sizes):
       for j in range(n):
@@ -232,7 +232,7 @@ class CifarResNet(nn.Module):
     x = _ConvNorm(self.width, 3, norm=self.norm, dtype=self.dtype,
                   conv_general_dilated=self.conv_general_dilated,
                   name='stem')(x, train)
-    x = activations.get(self.activation)(x)
+    x = layers.get_activation(self.activation)(x)
     for i in range(3):
       for j in range(self.blocks_per_stage):
         x = BasicBlock(self.width * 2**i, 2 if i > 0 and j == 0 else 1,

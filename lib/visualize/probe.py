@@ -10,10 +10,10 @@ and returns, in forward order:
           outputs inside it (those before BatchNorm say little).
 
 Convs and denses are found with Flax's method interception, so any Linen
-model works. Pooling and activations are plain functions (lib/pooling.py,
-lib/activations.py), which Flax cannot see; while tracing, `pooling.pool` and
-`activations.get` are wrapped to record their outputs. All models reach them
-through those module attributes, as the registries intend. The models are
+model works. Pooling and activations are plain functions (lib/layers.py),
+which Flax cannot see; while tracing, `layers.pool` and
+`layers.get_activation` are wrapped to record their outputs. All models reach
+them through those module attributes, as the registries intend. The models are
 plain Flax in their written order (conv, activation, pool), and so is the
 trace: lib/cpu_gradients' speed rewrites apply only inside a train step.
 """
@@ -25,7 +25,7 @@ import flax.linen as nn
 import jax
 import numpy as np
 
-from lib import activations, pooling
+from lib import layers
 
 
 @dataclasses.dataclass
@@ -131,13 +131,13 @@ class _Recorder:
 
 @contextlib.contextmanager
 def _wrapped_registries(recorder: _Recorder):
-  get, pool = activations.get, pooling.pool
-  activations.get = lambda name: recorder.wrap_activation(name, get(name))
-  pooling.pool = recorder.wrap_pool(pool)
+  get, pool = layers.get_activation, layers.pool
+  layers.get_activation = lambda name: recorder.wrap_activation(name, get(name))
+  layers.pool = recorder.wrap_pool(pool)
   try:
     yield
   finally:
-    activations.get, pooling.pool = get, pool
+    layers.get_activation, layers.pool = get, pool
 
 
 def trace(model: nn.Module, variables: dict, images: np.ndarray) -> Trace:
