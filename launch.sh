@@ -20,7 +20,7 @@
 #   ./launch.sh setup --prepare    only create/update .venv-prepare
 #   ./launch.sh run MODULE [ARGS]  python -m MODULE inside the environment,
 #                                  e.g. ./launch.sh run experiments.seeds --help
-#   ./launch.sh slurm --sweep=FILE --study_dir=DIR [--partition=P --time=HH:MM:SS
+#   ./launch.sh slurm --sweep=FILE[:ARG] --study_dir=DIR [--partition=P --time=HH:MM:SS
 #                     --cpus=N --gpus=N --mem=M] [--dry-run]
 #                                  write DIR/sbatch.sh (an array job, one task per
 #                                  run or seed group) and submit it; prints the job id
@@ -164,8 +164,8 @@ check_prepare_args() {
   [ -n "$name" ] || die "prepare needs a TFDS dataset name (e.g. mnist, cifar10:3.0.2); usage: $PREPARE_USAGE"
 }
 
-SLURM_HELP="usage: ./launch.sh slurm --sweep=FILE --study_dir=DIR [RESOURCES] [--dry-run]
-       ./launch.sh slurm --config=FILE --workdir=DIR [--nodes=N --ntasks_per_node=M]
+SLURM_HELP="usage: ./launch.sh slurm --sweep=FILE[:ARG] --study_dir=DIR [RESOURCES] [--dry-run]
+       ./launch.sh slurm --config=FILE[:ARG] --workdir=DIR [--nodes=N --ntasks_per_node=M]
                          [--config.FIELD=VALUE ...] [RESOURCES] [--dry-run]
 
 A study (--sweep) becomes one SLURM array job, DIR/sbatch.sh, one element per

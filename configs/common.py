@@ -131,7 +131,7 @@ def scale_lr_with_batch(config: ml_collections.ConfigDict, base_learning_rate: f
 
 
 def variant(arg: str | None, datasets: tuple[str, ...],
-            options: tuple[str, ...] = ()) -> tuple[str, set[str], str]:
+            options: tuple[str, ...] = ()) -> tuple[str, list[str], str]:
   """Reads `model.py:DATASET[,OPTION...][,runlocal]` (big_vision's
   `get_config(arg)`): the dataset, the model file's own options given, and
   what is left for `apply_arg`."""
@@ -141,7 +141,7 @@ def variant(arg: str | None, datasets: tuple[str, ...],
     raise ValueError(f"this config file takes a dataset after ':': {given}valid: "
                      f"{', '.join(datasets)} (e.g. :{datasets[0]}"
                      f"{',' + options[0] if options else ''})")
-  chosen = {p for p in parts[1:] if p in options}
+  chosen = [p for p in parts[1:] if p in options]  # In the order given.
   rest = [p for p in parts[1:] if p not in options]
   if [p for p in rest if p != 'runlocal']:
     raise ValueError(f"unknown config argument {rest[0]!r}; valid: "

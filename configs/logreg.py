@@ -38,6 +38,9 @@ from configs import common
 
 def get_config(arg: str | None = None):
   dataset, options, arg = common.variant(arg, ('digits', 'mnist_5k'), ('binary',))
+  if 'binary' in options and dataset != 'digits':
+    raise ValueError("binary is the lecture's digits model (:digits,binary); its "
+                     'full batch is sized for digits')
   config = common.base_config(dataset=dataset)
   config.model = common.model('logistic_regression')
   config.optimizer.name = 'gd'  # theta <- theta - alpha * grad J(theta)

@@ -63,8 +63,10 @@ CIFAR_DEPTHS = ('resnet32', 'resnet44', 'resnet56', 'resnet110')  # Beyond 20.
 def get_config(arg: str | None = None):
   dataset, depth, arg = common.variant(
       arg, ('cifar10', 'digits', 'imagenet2012'), CIFAR_DEPTHS)
+  if len(depth) > 1:
+    raise ValueError(f"one depth at a time; got {', '.join(depth)}")
   if depth and dataset != 'cifar10':
-    raise ValueError(f'{depth.pop()} is for :cifar10; {dataset} trains '
+    raise ValueError(f'{depth[0]} is for :cifar10; {dataset} trains '
                      f"{'ResNet-50' if dataset == 'imagenet2012' else 'ResNet-20'}")
   config = common.base_config(dataset=dataset)
   config.optimizer.name = 'momentum'
@@ -85,7 +87,7 @@ def get_config(arg: str | None = None):
     config.train.log_every_steps = 100
     config.train.checkpoint_every_steps = 5000
     return common.apply_arg(config, arg)
-  config.model = common.model(depth.pop() if depth else 'resnet20',
+  config.model = common.model(depth[0] if depth else 'resnet20',
                               activation='relu', shortcut='zeros', norm='batch',
                               dropout=0.0)
   config.optimizer.learning_rate = 0.1

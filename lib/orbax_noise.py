@@ -1,7 +1,8 @@
 """Quiets what Orbax and tensorstore print after a save the file system
 refused: the trainer reports that as one line (lib/session.py
-guarded), so the rest is noise. Only while a checkpointer is open,
-and after a refused save: importing this changes nothing."""
+guarded), so the rest is noise. Installed while a checkpointer is open, and
+for the rest of the process once a save was refused; importing this changes
+nothing."""
 import contextlib
 import logging
 import sys
@@ -72,9 +73,9 @@ def quieted():
 
 
 def quiet_from_now_on() -> None:
-  """After a save the file system refused: the failed writes' asyncio tasks
-  are collected whenever the garbage collector gets to them, often after
-  the checkpointer closed, and asyncio then logs each one's traceback
-  ('Task exception was never retrieved') under the one-line error. Only
-  storage errors and the closed loop's reports are dropped."""
+  """After a save the file system refused: the refused writes are asyncio
+  tasks collected whenever the garbage collector gets to them, often after
+  the checkpointer closed, even at exit, and asyncio then logs each one's
+  traceback ('Task exception was never retrieved') around the one-line
+  error. Only storage errors and the closed loop's reports are dropped."""
   _install()  # Never removed: those tasks may outlive every checkpointer.

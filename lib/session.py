@@ -171,6 +171,8 @@ def guarded(action, checkpoints: checkpointing.Checkpointer) -> None:
          'none was committed yet; the run starts over when run again')))
     if problem is None:
       raise
+    # The refused writes' tasks may be collected any time from now on, even
+    # at exit: their tracebacks would print around the one-line error.
     orbax_noise.quiet_from_now_on()
     raise problem from None
 

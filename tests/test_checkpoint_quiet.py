@@ -1,5 +1,7 @@
 """Importing the checkpointing changes nothing in the process; what quiets
-Orbax after a refused save lives only while a checkpointer is open."""
+Orbax lives while a checkpointer is open (and, once a save was refused, for
+the rest of that process: tests/test_storage_faults.py runs those in
+subprocesses)."""
 import logging
 import subprocess
 import sys

@@ -86,3 +86,16 @@ def test_expected_result_names_the_command_that_measured_it(path):
     assert any(a.startswith('--seeds=') for a in argv)
     assert any(a.startswith('--out=') for a in argv), argv
     assert load(argv).data.name in DATASETS
+
+
+@pytest.mark.parametrize('ref, message', [
+    ('configs/cnn.py', "takes a dataset after ':'"),
+    ('configs/cnn.py:digitz', "'digitz' is not one; valid: digits, mnist_5k, cifar10"),
+    ('configs/cnn.py:digits,fast', "unknown config argument 'fast'"),
+    ('configs/resnet.py:cifar10,resnet56,resnet110', 'one depth at a time'),
+    ('configs/resnet.py:digits,resnet56', 'resnet56 is for :cifar10'),
+    ('configs/logreg.py:mnist_5k,binary', "binary is the lecture's digits model"),
+])
+def test_a_config_refuses_what_it_does_not_ship(ref, message):
+  with pytest.raises((ValueError, flags.Error), match=re.escape(message)):
+    load([f'--config={ref}'])

@@ -14,7 +14,8 @@ epoch of all 4,000; 28 steps with 10% held out).
 mnist and cifar10 are shipped as configs only (their data must be prepared,
 see lib/data/catalog.py); they keep their configs' models and schedules.
 
-The `*_tuned` studies tune the learning rate per arm (lib/sweeps/spec.py
+The tuned studies (`ablation.py:...,tuned`, mnist5k_regularization_tuned.py)
+tune the learning rate per arm (lib/sweeps/spec.py
 `tune`): each arm is trained at every rate of LEARNING_RATES with every
 seed, chooses its rate on the validation data (10% of the training split,
 held out), and is compared with the others both at the base config's rate
