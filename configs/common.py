@@ -139,8 +139,7 @@ def variant(arg: str | None, datasets: tuple[str, ...],
   if not parts or parts[0] not in datasets:
     given = f'{parts[0]!r} is not one; ' if parts else ''
     raise ValueError(f"this config file takes a dataset after ':': {given}valid: "
-                     f"{', '.join(datasets)} (e.g. :{datasets[0]}"
-                     f"{',' + options[0] if options else ''})")
+                     f"{', '.join(datasets)} (e.g. :{datasets[0]})")
   chosen = [p for p in parts[1:] if p in options]  # In the order given.
   rest = [p for p in parts[1:] if p not in options]
   if [p for p in rest if p != 'runlocal']:
