@@ -207,7 +207,10 @@ def _unstacked(program: trainer.Program, configs, workdirs,
   with checkpointing.one_save_at_a_time():
     futures = [pool.submit(labelled, i, c, w) for i, (c, w) in runs]
     try:
-      concurrent.futures.wait(futures)
+      # In slices, not one wait: the kernel may hand Ctrl-C to any thread,
+      # and Python raises it in the main thread only once that runs again.
+      while concurrent.futures.wait(futures, timeout=0.1).not_done:
+        pass
     except BaseException:  # A KeyboardInterrupt where no handler catches Ctrl-C.
       stopped.set()
       preemption.stop()  # The running seeds save and stop at their next step...

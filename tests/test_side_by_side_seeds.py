@@ -99,7 +99,9 @@ def test_ctrl_c_in_a_library_call_stops_every_seed_with_a_whole_checkpoint(
     deadline = time.time() + 120
     while time.time() < deadline and not all(committed(s) for s in (0, 1)):
       time.sleep(0.02)
-    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C; Python's own handler raises.
+    # Ctrl-C, handed to this thread: the kernel gives a process's signal to
+    # any thread, and one not given to the main thread does not wake it.
+    signal.pthread_kill(threading.get_ident(), signal.SIGINT)
   monkeypatch.setattr(multi_seed, 'side_by_side', lambda config: 2)
   multi_seed._last.clear()
   configs = [_config(data_dir, s) for s in (0, 1)]
