@@ -35,7 +35,7 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
   # ('constant': zeros, as He et al.; 'reflect', 'edge', 'symmetric').
   c.data.pad_mode = 'constant'
   # Mixup (Zhang et al. 2018) and cutmix (Yun et al. 2019) in the train step,
-  # after the augmentation, as timm's Mixup ('batch' mode; lib/data/mix.py):
+  # after the augmentation, as timm's Mixup ('batch' mode; lib/data/device_augment.py):
   # lam ~ Beta(alpha, alpha), 0 = off (timm's recipes: 0.8 and 1.0); with
   # both on, cutmix with probability mix_switch_prob (timm's switch_prob).
   c.data.mixup_alpha = 0.0
@@ -79,14 +79,14 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
                                    # and their gradients averaged (less memory).
   c.train.num_epochs = 10.0        # Duration in epochs; or set num_steps > 0.
   c.train.num_steps = 0
-  # What trains (lib/freezing.py): 'all' (fine-tuning), 'head' (a linear
+  # What trains (lib/optim.py): 'all' (fine-tuning), 'head' (a linear
   # probe), or module names, e.g. 'stage4,head'; the rest is frozen.
   c.train.trainable = 'all'
   # Train on (1 - a) * one_hot + a / classes instead of the one-hot label
   # (Szegedy et al. 2016; 0.1 in Inception v3 and timm's recipes); 0: off.
   c.train.label_smoothing = 0.0
   # > 0: evaluate an average of the weights (and BatchNorm statistics),
-  # ema <- decay * ema + (1 - decay) * weights after every step (lib/ema.py;
+  # ema <- decay * ema + (1 - decay) * weights after every step (lib/train_step.py;
   # timm's ModelEmaV2, e.g. 0.9998); the trained weights' figures are
   # logged beside it as raw_loss and raw_accuracy. 0: off.
   c.train.ema_decay = 0.0

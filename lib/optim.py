@@ -9,13 +9,17 @@ Around the optimizer, both off by default: `grad_clip_norm` > 0 scales the
 gradient down to that global norm first (optax.clip_by_global_norm), and
 `weight_decay_mask='kernels'` decays only conv and dense kernels, not biases
 or normalization scales and biases (optax's masks; 'all' decays everything).
+`train.trainable` freezes parameters (a linear probe, partial fine-tuning):
+the section at the end.
 """
+from typing import Sequence
+
 import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
 
-from lib import errors, freezing
+from lib import errors
 
 OPTIMIZERS = ('gd', 'sgd', 'momentum', 'nesterov', 'adam', 'adamw')
 SCHEDULES = ('constant', 'cosine', 'step')
@@ -51,13 +55,13 @@ def build(c: ml_collections.ConfigDict, total_steps: int,
           steps_per_epoch: int,
           trainable: str | tuple = 'all') -> optax.GradientTransformation:
   """The optimizer, its learning rate held in its state (see the top);
-  parameters outside `trainable` (train.trainable, lib/freezing.py) frozen."""
+  parameters outside `trainable` (train.trainable, below) frozen."""
   if c.name not in OPTIMIZERS:
     raise errors.unknown_name('optimizer', c.name, OPTIMIZERS)
   if c.schedule not in SCHEDULES:
     raise errors.unknown_name('schedule', c.schedule, SCHEDULES)
   _check_regularizers(c)
-  make = lambda learning_rate: freezing.optimizer(_build(
+  make = lambda learning_rate: _frozen_at_zero(_build(
       c, schedule(c, total_steps, steps_per_epoch, learning_rate)), trainable)
   return optax.inject_hyperparams(make)(learning_rate=c.learning_rate)
 
@@ -134,3 +138,109 @@ def _decayed_optimizer(c: ml_collections.ConfigDict, lr
     return optax.chain(optax.add_decayed_weights(c.weight_decay, mask), opt)
   return opt
 
+
+# Which parameters train: `train.trainable` = 'all' | 'head' | module names.
+#
+# A linear probe ('head') and full fine-tuning ('all') are two values of one
+# field; a list ('stage4,head', or a tuple) trains those modules (a top-level
+# name, or a path such as 'stage4_block2/b') and freezes the rest. Frozen
+# parameters get optax.set_to_zero (optax.multi_transform, `build`),
+# so no decay or momentum moves them, and the train step zeroes their
+# gradients before anything reads them (lib/train_step.py), so XLA drops
+# their part of the backward pass. Their BatchNorm running statistics are
+# kept as they were. With 'head' (a linear probe) the forward pass runs as in
+# evaluation, as PyTorch users run a probe's frozen backbone in eval mode:
+# BatchNorm normalizes by its running statistics and dropout is off, so the
+# head trains on the features it is evaluated on. With a module list the
+# forward pass is in train mode (a frozen BatchNorm normalizes by the batch's
+# statistics, as in PyTorch's train mode; only its running statistics stay).
+
+# The output layer of each zoo model, as the models name it.
+HEAD_NAMES = ('head', 'fc8', 'output', 'linear')
+
+
+def trainable_names(trainable: str | Sequence[str]) -> tuple[str, ...] | None:
+  """The trained module names, 'head' unresolved; None for 'all'."""
+  parts = (trainable.split(',') if isinstance(trainable, str)
+           else list(trainable))
+  parts = tuple(p.strip().strip('/') for p in parts if p.strip())
+  if not parts:
+    raise errors.UserError(
+        "train.trainable is empty: use 'all', 'head' or module names "
+        "separated by commas")
+  return None if parts == ('all',) else parts
+
+
+def is_probe(trainable: str | Sequence[str]) -> bool:
+  """Only the head trains: the forward pass runs in evaluation mode."""
+  return trainable_names(trainable) == ('head',)
+
+
+def _path_name(path) -> str:
+  return '/'.join(str(getattr(k, 'key', k)) for k in path)
+
+
+def trainable_mask(trainable: str | Sequence[str], tree, check: bool = True):
+  """`tree` (parameters or BatchNorm statistics) as bools: True where the
+  leaf trains. `check` refuses a name that is no module of `tree`."""
+  wanted = trainable_names(trainable)
+  if wanted is None:
+    return jax.tree.map(lambda _: True, tree)
+  top = list(tree) if isinstance(tree, dict) else []
+  resolved = []
+  for name in wanted:
+    if name == 'head':
+      heads = [h for h in HEAD_NAMES if h in top]
+      if heads:
+        resolved.append(heads[0])
+      elif check:
+        raise errors.UserError(
+            "train.trainable='head': the model's output layer is none of "
+            f"{', '.join(HEAD_NAMES)}; name its modules: {', '.join(top)}")
+    else:
+      resolved.append(name)
+  paths = [_path_name(p) for p, _ in jax.tree_util.tree_leaves_with_path(tree)]
+  if check:
+    for name in resolved:
+      if not any(p == name or p.startswith(name + '/') for p in paths):
+        raise errors.UserError(
+            f'train.trainable: {name!r} is no module of the model; its '
+            f"modules: {', '.join(top)} (or a path inside one, as "
+            f"'{top[0] if top else 'module'}/...')")
+  return jax.tree_util.tree_map_with_path(
+      lambda p, _: any(_path_name(p) == n or _path_name(p).startswith(n + '/')
+                       for n in resolved), tree)
+
+
+def _frozen_at_zero(opt: optax.GradientTransformation,
+                    trainable: str | Sequence[str]) -> optax.GradientTransformation:
+  """`opt` on the trained parameters, zero updates on the frozen ones."""
+  if trainable_names(trainable) is None:
+    return opt
+  labels = lambda params: jax.tree.map(
+      lambda t: 'train' if t else 'frozen', trainable_mask(trainable, params))
+  return optax.multi_transform({'train': opt, 'frozen': optax.set_to_zero()},
+                               labels)
+
+
+def zero_frozen(grads, trainable: str | Sequence[str]):
+  """Gradients with the frozen leaves replaced by zeros: nothing downstream
+  (the update, the logged norm) reads the frozen ones, so XLA removes the
+  backward pass that only they needed."""
+  if trainable_names(trainable) is None:
+    return grads
+  return jax.tree.map(lambda g, t: g if t else jnp.zeros_like(g), grads,
+                      trainable_mask(trainable, grads))
+
+
+def keep_frozen_statistics(new_model_state: dict, old_model_state: dict,
+                           trainable: str | Sequence[str]) -> dict:
+  """The train step's updated model state, with frozen modules' BatchNorm
+  running statistics as they were."""
+  if trainable_names(trainable) is None or 'batch_stats' not in new_model_state:
+    return new_model_state
+  keep = trainable_mask(trainable, old_model_state['batch_stats'], check=False)
+  stats = jax.tree.map(lambda t, new, old: new if t else old, keep,
+                       new_model_state['batch_stats'],
+                       old_model_state['batch_stats'])
+  return {**new_model_state, 'batch_stats': stats}

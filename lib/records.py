@@ -86,7 +86,7 @@ class Records:
         w.write(split, step, {k: v[i] for k, v in metrics.items()})
     if not self.stacked and self.primary:
       line = self.meter.eval_line(step, {k: v[0] for k, v in metrics.items()}, split)
-      if 'raw_accuracy' in metrics:  # The figures above are the average's (lib/ema.py).
+      if 'raw_accuracy' in metrics:  # The figures above are the average's (train.ema_decay).
         line += (f" (averaged weights; trained: loss {metrics['raw_loss'][0]:.4f} | "
                  f"acc {100 * metrics['raw_accuracy'][0]:.2f}%)")
       progress.say(line)

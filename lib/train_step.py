@@ -15,8 +15,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from lib import ema, freezing, losses
-from lib.data import device_augment, mix, pipeline
+from lib import errors, losses, optim
+from lib.data import device_augment, pipeline
 
 
 @flax.struct.dataclass
@@ -30,10 +30,35 @@ class TrainState:
 
 @flax.struct.dataclass
 class AveragedTrainState(TrainState):
-  """The state of a run with train.ema_decay > 0: also an average of the
-  weights (lib/ema.py). A subclass, so that a run without it saves the
-  state it always did."""
+  """The state of a run with train.ema_decay > 0: also an exponential moving
+  average of the weights, as timm's ModelEmaV2 keeps it: every floating
+  variable of the model, the parameters and the BatchNorm statistics alike,
+  starts at the initial weights and after each optimizer step becomes
+
+      ema <- decay * ema + (1 - decay) * weights.
+
+  Saved in every checkpoint; evaluation uses it (make_eval_step), the
+  trained weights' figures logged beside it as raw_loss and raw_accuracy.
+  A subclass, so that a run without it saves the state it always did."""
   ema: Any                # {'params': ..., 'model_state': ...}
+
+
+def check_ema_decay(decay: float) -> None:
+  if not 0 <= decay < 1:
+    raise errors.UserError(
+        f'train.ema_decay must be in [0, 1) (the weight of the average; '
+        f'0: off, e.g. 0.999); got {decay!r}')
+
+
+def update_ema(ema: dict, params, model_state, decay: float) -> dict:
+  """One step of the average towards the weights after an update; integer
+  variables (none in today's models) are copied, as timm's ModelEmaV3
+  copies them."""
+  def average(e, w):
+    if not jnp.issubdtype(w.dtype, jnp.floating):
+      return w
+    return decay * e + (1 - decay) * w
+  return jax.tree.map(average, ema, {'params': params, 'model_state': model_state})
 
 
 def init_state(model: nn.Module, tx: optax.GradientTransformation,
@@ -49,19 +74,21 @@ def init_state(model: nn.Module, tx: optax.GradientTransformation,
   fields = dict(step=jnp.zeros((), jnp.int32), params=params,
                 model_state=model_state, opt_state=tx.init(params), rng=step_key)
   if with_ema:
-    return AveragedTrainState(**fields, ema=ema.init(params, model_state))
+    # The average starts at the initial weights.
+    return AveragedTrainState(**fields, ema={'params': params,
+                                             'model_state': model_state})
   return TrainState(**fields)
 
 
 def loss_and_grads(model: nn.Module, params, model_state, images, labels,
                    dropout_rng, label_smoothing: float = 0.0,
-                   train: bool = True):  # False: a probe (lib/freezing.py).
+                   train: bool = True):  # False: a probe (optim.is_probe).
   """Mean cross-entropy of the batch in train mode (on smoothed targets
   with `label_smoothing`, lib/losses.py), its gradient with
   respect to `params`, the logits and the updated model state. `model` is
   the train model: built with the CPU gradient rewrites where they are on
   (lib/models build(..., rewrites=...)). Float `labels` are soft targets,
-  already smoothed and mixed (lib/data/mix.py)."""
+  already smoothed and mixed (device_augment.apply_mixing)."""
   def loss_fn(params):
     logits, new_model_state = model.apply(
         {'params': params, **model_state}, images, train=train,
@@ -82,7 +109,7 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
                     learning_rate: Callable | None = None,
                     label_smoothing: float = 0.0,
                     trainable: str | tuple = 'all',
-                    mixing: mix.Recipe = mix.Recipe(),
+                    mixing: device_augment.Mixing = device_augment.Mixing(),
                     ema_decay: float = 0.0
                     ) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
   """The step of the train model `model` (see loss_and_grads);
@@ -90,13 +117,13 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
   (device_augment.recipe(config.data); an int is a bare random_shift);
   `learning_rate(opt_state)`, when given, is logged with its metrics;
   `label_smoothing`: config.train.label_smoothing; parameters outside
-  `trainable` (train.trainable, lib/freezing.py) get no gradient, and their
+  `trainable` (train.trainable, lib/optim.py) get no gradient, and their
   modules' BatchNorm statistics stay as they were; `mixing`: mixup and
-  cutmix (mix.recipe(config.data)), after the augmentation, from the step's
-  key; `ema_decay`: config.train.ema_decay (the state's `ema`, lib/ema.py)."""
+  cutmix (device_augment.mixing(config.data)), after the augmentation, from the step's
+  key; `ema_decay`: config.train.ema_decay (AveragedTrainState)."""
   compute_grads = functools.partial(loss_and_grads, model,
                                     label_smoothing=label_smoothing,
-                                    train=not freezing.probe(trainable))
+                                    train=not optim.is_probe(trainable))
 
   def accumulated(params, model_state, images, labels, dropout_rng):
     """Same as compute_grads over the batch, run in `grad_accum_steps` slices.
@@ -133,21 +160,21 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
     dropout_rng, augment_rng = jax.random.split(step_rng)
     images = device_augment.apply(batch['image'], augment_rng, augmentation)
     images, labels = pipeline.to_float(images), batch['label']
-    images, targets = mix.apply(images, labels, augment_rng, mixing,
-                                model.num_outputs, label_smoothing)
+    images, targets = device_augment.apply_mixing(
+        images, labels, augment_rng, mixing, model.num_outputs, label_smoothing)
 
     compute = compute_grads if grad_accum_steps == 1 else accumulated
     loss, logits, model_state, grads = compute(
         state.params, state.model_state, images, targets, dropout_rng)
-    grads = freezing.zero_frozen(grads, trainable)
-    model_state = freezing.keep_frozen_statistics(model_state, state.model_state,
+    grads = optim.zero_frozen(grads, trainable)
+    model_state = optim.keep_frozen_statistics(model_state, state.model_state,
                                                   trainable)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     new_state = state.replace(step=state.step + 1,
                               params=optax.apply_updates(state.params, updates),
                               model_state=model_state, opt_state=opt_state)
     if ema_decay:
-      new_state = new_state.replace(ema=ema.update(
+      new_state = new_state.replace(ema=update_ema(
           state.ema, new_state.params, model_state, ema_decay))
     metrics = {
         'loss': loss,
@@ -207,7 +234,7 @@ def make_step(update: Callable, pipeline_name: str, batch_size: int,
 def make_eval_step(model: nn.Module, stacked: bool = False
                    ) -> Callable[[TrainState, dict], dict]:
   """Sums of loss and correct predictions over a batch; per seed if stacked.
-  A state with an average of the weights (lib/ema.py) is evaluated on it,
+  A state with an average of the weights (AveragedTrainState) is evaluated on it,
   and on its trained weights too: raw_loss_sum and raw_correct."""
 
   def sums(params, model_state, batch: dict) -> dict:

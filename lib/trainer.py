@@ -31,12 +31,11 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from lib import atomic, checkpoint_schedule, config_history, cpu_gradients, ema
-from lib import errors
+from lib import atomic, checkpoint_schedule, config_history, cpu_gradients, errors
 from lib import flops, losses, models, optim, parallel, preemption, progress
 from lib import records as records_lib
 from lib import pretrained, session, train_step, xla_cpu
-from lib.data import mix, pipeline
+from lib.data import device_augment, pipeline
 
 COMPUTE_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 RESULTS_FILE = 'results.json'
@@ -48,8 +47,8 @@ class Run:
   def __init__(self, config: ml_collections.ConfigDict):
     self.config = config
     self.check_values(config)
-    self.mixing = mix.recipe(config.data)  # Mixup and cutmix, checked.
-    ema.check_decay(config.train.ema_decay)
+    self.mixing = device_augment.mixing(config.data)  # Mixup and cutmix, checked.
+    train_step.check_ema_decay(config.train.ema_decay)
     if config.train.compute_dtype not in COMPUTE_DTYPES:
       raise errors.unknown_name('compute_dtype', config.train.compute_dtype,
                                 COMPUTE_DTYPES)

@@ -1,4 +1,4 @@
-"""train.trainable (lib/freezing.py): a linear probe and fine-tuning are two
+"""train.trainable (lib/optim.py): a linear probe and fine-tuning are two
 values of one field; frozen parameters and their BatchNorm statistics do not
 move, and the compiled step has no backward pass for them."""
 import functools
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from configs import common
-from lib import errors, freezing, models, optim, train_step
+from lib import errors, models, optim, train_step
 
 IMAGE = (32, 32, 3)
 
@@ -104,9 +104,9 @@ def test_refuses_names_that_are_no_module_in_one_line():
                              ('', 'train.trainable is empty'),
                              (' , ', 'train.trainable is empty')):
     with pytest.raises(errors.UserError, match=message) as e:
-      freezing.mask(trainable, params)
+      optim.trainable_mask(trainable, params)
     assert '\n' not in str(e.value)
   with pytest.raises(errors.UserError, match="output layer is none of"):
-    freezing.mask('head', {'conv': {'kernel': jnp.zeros(1)}})
-  assert freezing.mask('head', {'fc7': {'k': 0}, 'fc8': {'k': 0}}) == {
+    optim.trainable_mask('head', {'conv': {'kernel': jnp.zeros(1)}})
+  assert optim.trainable_mask('head', {'fc7': {'k': 0}, 'fc8': {'k': 0}}) == {
       'fc7': {'k': False}, 'fc8': {'k': True}}

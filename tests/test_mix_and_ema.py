@@ -31,7 +31,7 @@ from scipy import stats
 from configs import common, cnn, mlp
 from lib import checkpointing, errors, losses, metrics_writer, models
 from lib import multi_seed, sweeps, train_step, trainer
-from lib.data import device_augment, mix, pipeline
+from lib.data import device_augment, pipeline
 from lib.sweeps import runner
 from tests import test_resume
 from tests.conftest import ROOT
@@ -69,18 +69,18 @@ def _numpy_mix(images, targets, lam, use_cutmix, cy, cx):
   return images, targets * lam + targets[::-1] * (1 - lam)
 
 
-_draw = jax.jit(mix.draw, static_argnums=(1, 2, 3))
-_mix = jax.jit(mix.mix)
-MIXUP, CUTMIX, BOTH = (mix.Recipe(mixup_alpha=0.4), mix.Recipe(cutmix_alpha=1.0),
-                       mix.Recipe(0.4, 1.0, switch_prob=0.3))
+_draw = jax.jit(device_augment.draw_mix, static_argnums=(1, 2, 3))
+_mix = jax.jit(device_augment.mix)
+MIXUP, CUTMIX, BOTH = (device_augment.Mixing(mixup_alpha=0.4), device_augment.Mixing(cutmix_alpha=1.0),
+                       device_augment.Mixing(0.4, 1.0, switch_prob=0.3))
 N_DRAWS = 2000
 
 
 @functools.cache
-def _draws(recipe: mix.Recipe) -> mix.Draw:
+def _draws(recipe: device_augment.Mixing) -> device_augment.MixDraw:
   """The recipe's draws from N_DRAWS fixed keys (one compilation each)."""
   keys = jax.random.split(jax.random.PRNGKey(0), N_DRAWS)
-  return jax.device_get(jax.jit(jax.vmap(lambda k: mix.draw(k, recipe, H, W)))(keys))
+  return jax.device_get(jax.jit(jax.vmap(lambda k: device_augment.draw_mix(k, recipe, H, W)))(keys))
 
 
 @pytest.mark.parametrize('recipe', [MIXUP, CUTMIX, BOTH])
@@ -184,7 +184,7 @@ def test_the_step_trains_on_the_mixed_batch():
     _, augment_rng = jax.random.split(jax.random.fold_in(state.rng, state.step))
     float_images = np.asarray(pipeline.to_float(augment(batch['image'], augment_rng,
                                                         augmentation)))
-    d = _draw(jax.random.fold_in(augment_rng, mix.KEY_FOLD), BOTH, H, W)
+    d = _draw(jax.random.fold_in(augment_rng, device_augment.MIX_KEY_FOLD), BOTH, H, W)
     kinds.add(bool(d.use_cutmix))
     mixed, targets = _numpy_mix(float_images, _numpy_targets(labels, k, smoothing),
                                 float(d.lam), bool(d.use_cutmix), *np.asarray(d.centre))
