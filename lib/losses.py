@@ -43,8 +43,8 @@ def num_outputs(num_classes: int) -> int:
 def soft_targets(labels: jax.Array, num_outputs: int,
                  label_smoothing: float = 0.0) -> jax.Array:
   """The targets per_example_loss trains on, as arrays that can be mixed
-  (lib/data/device_augment.py apply_mixing): smoothed one-hot rows [n, num_outputs], or the smoothed
-  0/1 target [n] of the one-output task."""
+  (lib/data/device_augment.py apply_mixing): smoothed one-hot rows
+  [n, num_outputs], or the smoothed 0/1 target [n] of the one-output task."""
   a = label_smoothing
   if num_outputs == 1:
     targets = labels.astype(jnp.float32)

@@ -40,6 +40,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from typing import Any, Callable
 
 import jax
@@ -206,17 +207,23 @@ def _unstacked(program: trainer.Program, configs, workdirs,
   pool = concurrent.futures.ThreadPoolExecutor(width)
   with checkpointing.one_save_at_a_time():
     futures = [pool.submit(labelled, i, c, w) for i, (c, w) in runs]
+    interrupted = False
     try:
-      # In slices, not one wait: the kernel may hand Ctrl-C to any thread,
-      # and Python raises it in the main thread only once that runs again.
-      while concurrent.futures.wait(futures, timeout=0.1).not_done:
-        pass
+      # Slices of sleep, not one wait: the kernel may hand Ctrl-C to any
+      # thread, and Python raises it in the main thread only once that runs
+      # again (sleep, unlike concurrent.futures.wait, holds no future's lock
+      # that the interrupt could leave taken).
+      while not all(f.done() for f in futures):
+        time.sleep(0.1)
     except BaseException:  # A KeyboardInterrupt where no handler catches Ctrl-C.
+      interrupted = True
       stopped.set()
       preemption.stop()  # The running seeds save and stop at their next step...
       raise
     finally:  # ...before their saves may overlap again.
       pool.shutdown(wait=True, cancel_futures=True)
+      if interrupted and preemption.received() == 'SIGINT':
+        preemption.clear()  # That Ctrl-C is spent: the next call here trains.
   raised = [f.exception() for f in futures if f.exception() is not None]
   if others := [e for e in raised if not isinstance(e, Preempted)]:
     raise others[0]

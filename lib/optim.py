@@ -144,10 +144,10 @@ def _decayed_optimizer(c: ml_collections.ConfigDict, lr
 # A linear probe ('head') and full fine-tuning ('all') are two values of one
 # field; a list ('stage4,head', or a tuple) trains those modules (a top-level
 # name, or a path such as 'stage4_block2/b') and freezes the rest. Frozen
-# parameters get optax.set_to_zero (optax.multi_transform, `build`),
-# so no decay or momentum moves them, and the train step zeroes their
-# gradients before anything reads them (lib/train_step.py), so XLA drops
-# their part of the backward pass. Their BatchNorm running statistics are
+# parameters get optax.set_to_zero (optax.multi_transform in
+# `_frozen_at_zero`, which `build` calls), so no decay or momentum moves
+# them, and the train step zeroes their gradients before anything reads them
+# (lib/train_step.py), so XLA drops their part of the backward pass. Their BatchNorm running statistics are
 # kept as they were. With 'head' (a linear probe) the forward pass runs as in
 # evaluation, as PyTorch users run a probe's frozen backbone in eval mode:
 # BatchNorm normalizes by its running statistics and dropout is off, so the

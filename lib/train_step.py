@@ -168,7 +168,7 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
         state.params, state.model_state, images, targets, dropout_rng)
     grads = optim.zero_frozen(grads, trainable)
     model_state = optim.keep_frozen_statistics(model_state, state.model_state,
-                                                  trainable)
+                                               trainable)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     new_state = state.replace(step=state.step + 1,
                               params=optax.apply_updates(state.params, updates),

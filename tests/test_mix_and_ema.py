@@ -71,7 +71,8 @@ def _numpy_mix(images, targets, lam, use_cutmix, cy, cx):
 
 _draw = jax.jit(device_augment.draw_mix, static_argnums=(1, 2, 3))
 _mix = jax.jit(device_augment.mix)
-MIXUP, CUTMIX, BOTH = (device_augment.Mixing(mixup_alpha=0.4), device_augment.Mixing(cutmix_alpha=1.0),
+MIXUP, CUTMIX, BOTH = (device_augment.Mixing(mixup_alpha=0.4),
+                       device_augment.Mixing(cutmix_alpha=1.0),
                        device_augment.Mixing(0.4, 1.0, switch_prob=0.3))
 N_DRAWS = 2000
 

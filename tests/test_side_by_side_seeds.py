@@ -85,7 +85,8 @@ def test_ctrl_c_in_a_library_call_stops_every_seed_with_a_whole_checkpoint(
   """Where no handler catches Ctrl-C (a notebook, a script), KeyboardInterrupt
   reaches the thread that waits for the seeds: the seeds running stop at
   their next step with a checkpoint, saved one at a time, before it is
-  raised (nothing is left training, or saving unserialized, behind it)."""
+  raised (nothing is left training, or saving unserialized, behind it), and
+  the Ctrl-C is then spent: a next call in the same process trains."""
   import signal
   import threading
   import time
@@ -113,8 +114,10 @@ def test_ctrl_c_in_a_library_call_stops_every_seed_with_a_whole_checkpoint(
   try:
     with pytest.raises(KeyboardInterrupt):
       multi_seed.train_and_evaluate(configs, dirs, str(tmp_path), seeds_per_program=1)
+    spent = not preemption._STOP.is_set()  # The next call here would train.
   finally:
     preemption.clear()
+  assert spent
   for d in dirs:
     ckpt = os.path.join(d, 'checkpoints')
     assert not [n for n in os.listdir(ckpt) if 'tmp' in n]

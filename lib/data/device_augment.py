@@ -221,7 +221,7 @@ def mix(images: jax.Array, targets: jax.Array, d: MixDraw
   return images, targets * lam + targets[::-1] * (1 - lam)
 
 
-# The device augmentation draws from the key itself and its folds 1 and 2.
+# `apply` above draws from the key itself and its folds 1 and 2.
 MIX_KEY_FOLD = 0x6d6978  # 'mix'
 
 
@@ -230,8 +230,8 @@ def apply_mixing(images: jax.Array, labels: jax.Array, key: jax.Array,
                  ) -> tuple[jax.Array, jax.Array]:
   """The step's one call, on float NHWC images and integer labels: the
   images mixed and the labels as mixed soft targets (smoothed first), from
-  a key folded from the augmentation's `key`; both unchanged when the
-  recipe is off (the step then trains on the integer labels as before)."""
+  a key folded from the augmentation's `key`; both unchanged when
+  `mixing_` is off (the step then trains on the integer labels as before)."""
   if not mixing_.active:
     return images, labels
   targets = losses.soft_targets(labels, num_outputs, label_smoothing)
