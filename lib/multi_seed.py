@@ -22,11 +22,12 @@ its own workdir (resumable and visualizable like any run), and either input
 pipeline works. On CPU such seeds train side by side, `side_by_side()` at a
 time, each in its own thread: a small model's step keeps about one core
 busy (XLA has little to split), so a second seed uses the idle one (the
-5-seed digits study 10.4 s -> 8.6 s on 2 cores, the same bits;
-experiments/bench/README.md), and their lines start with the part of
-the run's directory that tells it apart. With more, the seeds' states are stacked, checkpointed per
-chunk under group_dir/checkpoints/seed=a,b,..., and only the on-device
-pipeline is supported (grain iterators are per run).
+5-seed digits study 10.4 s -> 8.6 s on 2 cores, the same bits, and a third
+where that saves a round; experiments/bench/README.md), and their lines
+start with the part of the run's directory that tells it apart. With more,
+the seeds' states are stacked, checkpointed per chunk under
+group_dir/checkpoints/seed=a,b,..., and only the on-device pipeline is
+supported (grain iterators are per run).
 
 The last program built is kept (`_last`): consecutive groups, or tasks, of
 one config in one process (`--novmap_seeds` sweeps) reuse it too. Only one,
@@ -87,17 +88,26 @@ def default_seeds_per_program() -> int:
   return 0 if jax.default_backend() != 'cpu' else 1
 
 
-def side_by_side(config: ml_collections.ConfigDict) -> int:
-  """How many unstacked seeds train at once, in threads: 2 on a CPU with 2+
-  cores (measured there; more gained nothing on 2 cores), else 1. One
-  process only (a multi-process run's collectives need one order), and the
-  device pipeline only (grain's worker processes are per run)."""
+def side_by_side(config: ml_collections.ConfigDict, seeds: int) -> int:
+  """How many of `seeds` unstacked seeds train at once, in threads, on a CPU
+  with 2+ cores: 2 (a seed keeps about one core busy; 2 at a time trained
+  1.4x faster than 1 on 2 cores), or 3 where that saves a round and leaves
+  no seed alone in the last (5 seeds: 3 + 2, not 2 + 2 + 1, whose last seed
+  leaves a core idle). Measured on 2 cores (experiments/bench/README.md):
+  3 at a time trained 5 seeds 1.19x faster, 3 seeds 1.01-1.12x, 6 seeds
+  1.03x, but 4 seeds (3 + 1) 0.84-0.94x. Else 1: one process only (a multi-process
+  run's collectives need one order), and the device pipeline only (grain's
+  worker processes are per run)."""
   if (jax.default_backend() != 'cpu' or jax.process_count() > 1
       or config.data.pipeline != 'device'):
     return 1
   # The cores this job may use (SLURM's cgroup), where the OS says (not macOS).
   cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
-  return min(2, cores or 1)
+  width = min(2, cores or 1)
+  # Fewer rounds (ceil), none of them a seed alone (10 seeds: not 3+3+3+1).
+  if width == 2 and -(-seeds // 3) < -(-seeds // 2) and seeds % 3 != 1:
+    width = 3
+  return min(width, seeds)
 
 
 _last: list = []  # [(key, Program)]: the program built last in this process.
@@ -188,7 +198,7 @@ def _unstacked(program: trainer.Program, configs, workdirs,
     on_done(i, result)
     return result
   runs = list(enumerate(zip(configs, workdirs)))
-  width = min(side_by_side(configs[0]), len(configs))
+  width = side_by_side(configs[0], len(configs))
   if width == 1:
     return [one(i, c, w) for i, (c, w) in runs]
   common = os.path.commonpath([os.path.abspath(w) for w in workdirs])

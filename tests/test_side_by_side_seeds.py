@@ -34,7 +34,7 @@ def _logged(workdir):
 
 
 def _train(data_dir, root, width, monkeypatch, seeds=SEEDS):
-  monkeypatch.setattr(multi_seed, 'side_by_side', lambda config: width)
+  monkeypatch.setattr(multi_seed, 'side_by_side', lambda config, seeds: width)
   multi_seed._last.clear()
   dirs = [str(root / f'seed_{s}') for s in seeds]
   return multi_seed.train_and_evaluate([_config(data_dir, s) for s in seeds],
@@ -103,7 +103,7 @@ def test_ctrl_c_in_a_library_call_stops_every_seed_with_a_whole_checkpoint(
     # Ctrl-C, handed to this thread: the kernel gives a process's signal to
     # any thread, and one not given to the main thread does not wake it.
     signal.pthread_kill(threading.get_ident(), signal.SIGINT)
-  monkeypatch.setattr(multi_seed, 'side_by_side', lambda config: 2)
+  monkeypatch.setattr(multi_seed, 'side_by_side', lambda config, seeds: 2)
   multi_seed._last.clear()
   configs = [_config(data_dir, s) for s in (0, 1)]
   for c in configs:
@@ -125,3 +125,21 @@ def test_ctrl_c_in_a_library_call_stops_every_seed_with_a_whole_checkpoint(
     assert steps and steps[-1] < 600
     checkpointing.load_state(ckpt, steps[-1])  # Whole: its checksums verify.
     assert not os.path.exists(os.path.join(d, 'results.json'))
+
+
+def test_a_third_seed_joins_only_where_it_saves_a_round(data_dir, monkeypatch):
+  """2 at a time on 2+ cores, 3 where that needs fewer rounds and the last
+  is not one seed alone (5 seeds: 3 + 2, not 2 + 2 + 1; 7: 2 + 2 + 2 + 1,
+  as 3 + 3 + 1 is no shorter), never more than there are seeds; 1 on one
+  core and with the grain pipeline."""
+  config = _config(data_dir, 0)
+  monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: {0, 1}, raising=False)
+  assert [multi_seed.side_by_side(config, n) for n in range(1, 9)] == [
+      1, 2, 3, 2, 3, 3, 2, 3]
+  monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: set(range(16)), raising=False)
+  assert multi_seed.side_by_side(config, 4) == 2  # More cores: unmeasured, 2.
+  monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: {0}, raising=False)
+  assert multi_seed.side_by_side(config, 5) == 1
+  monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: {0, 1}, raising=False)
+  config.data.pipeline = 'grain'
+  assert multi_seed.side_by_side(config, 5) == 1
