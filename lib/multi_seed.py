@@ -95,9 +95,9 @@ def side_by_side(config: ml_collections.ConfigDict, seeds: int) -> int:
   no seed alone in the last (5 seeds: 3 + 2, not 2 + 2 + 1, whose last seed
   leaves a core idle). Measured on 2 cores (experiments/bench/README.md):
   3 at a time trained 5 seeds 1.19x faster, 3 seeds 1.01-1.12x, 6 seeds
-  1.03x, but 4 seeds (3 + 1) 0.84-0.94x. Else 1: one process only (a multi-process
-  run's collectives need one order), and the device pipeline only (grain's
-  worker processes are per run)."""
+  1.03x, but 4 seeds (3 + 1) 0.84-0.94x. Else 1: one process only (a
+  multi-process run's collectives need one order), and the device pipeline
+  only (grain's worker processes are per run)."""
   if (jax.default_backend() != 'cpu' or jax.process_count() > 1
       or config.data.pipeline != 'device'):
     return 1
