@@ -34,6 +34,9 @@ _WIDTHS = flags.DEFINE_list('widths', ['1', '2'], 'Seeds at a time, one timing e
                             'speed-ups are over the first.')
 _SEEDS = flags.DEFINE_integer('seeds', 0, "Seeds per case (0: the case's own count).")
 _OUT = flags.DEFINE_string('out', '', 'Write OUT.md and OUT.json.')
+flags.register_validator('widths', lambda ws: all(w.isdigit() and int(w) > 0 for w in ws),
+                         '--widths takes positive integers, e.g. --widths=2,3')
+flags.register_validator('seeds', lambda n: n >= 0, '--seeds takes 0 (each case\'s own) or more')
 
 
 def _config(case: str):
