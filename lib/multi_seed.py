@@ -104,8 +104,9 @@ def side_by_side(config: ml_collections.ConfigDict, seeds: int) -> int:
   # The cores this job may use (SLURM's cgroup), where the OS says (not macOS).
   cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
   width = min(2, cores or 1)
-  # Fewer rounds (ceil), none of them a seed alone (10 seeds: not 3+3+3+1).
-  if width == 2 and -(-seeds // 3) < -(-seeds // 2) and seeds % 3 != 1:
+  # From 3 seeds on, 3 at a time takes fewer rounds than 2; unless the last
+  # round would be a seed alone (4: 3+1, 7: 3+3+1), where it gains nothing.
+  if width == 2 and seeds >= 3 and seeds % 3 != 1:
     width = 3
   return min(width, seeds)
 
