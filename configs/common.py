@@ -35,7 +35,7 @@ def base_config(dataset: str) -> ml_collections.ConfigDict:
   # ('constant': zeros, as He et al.; 'reflect', 'edge', 'symmetric').
   c.data.pad_mode = 'constant'
   # Mixup (Zhang et al. 2018) and cutmix (Yun et al. 2019) in the train step,
-  # after the augmentation, as timm's Mixup ('batch' mode; lib/data/device_augment.py):
+  # after the augmentation, as timm's Mixup ('batch' mode; lib/train_step.py):
   # lam ~ Beta(alpha, alpha), 0 = off (timm's recipes: 0.8 and 1.0); with
   # both on, cutmix with probability mix_switch_prob (timm's switch_prob).
   c.data.mixup_alpha = 0.0

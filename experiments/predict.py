@@ -36,8 +36,7 @@ flags.mark_flags_as_required(['image'])
 def main(argv):
   del argv
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from lib import errors, imported  # pylint: disable=g-import-not-at-top
-  from lib.data import pipeline  # pylint: disable=g-import-not-at-top
+  from lib import errors, imported, train_step  # pylint: disable=g-import-not-at-top
   if (_WORKDIR.value is None) == (_INIT_FROM.value is None):
     raise errors.UserError('give either --workdir=RUN or --init_from=FILE')
   if _INIT_FROM.value is not None:
@@ -47,7 +46,7 @@ def main(argv):
   else:
     model, variables, image, names = _from_run(_WORKDIR.value, _IMAGE.value,
                                                _DATA_DIR.value)
-  logits = np.asarray(model.apply(variables, pipeline.to_float(image[None]),
+  logits = np.asarray(model.apply(variables, train_step.to_float(image[None]),
                                   train=False))[0]
   if logits.shape[-1] == 1:  # One sigmoid output: "not k" and "k".
     logits = np.array([0.0, logits[0]])

@@ -32,10 +32,10 @@ import ml_collections
 import numpy as np
 
 from lib import atomic, checkpoint_schedule, config_history, cpu_gradients, errors
-from lib import flops, losses, models, optim, parallel, preemption, progress
+from lib import flops, models, optim, parallel, preemption, progress
 from lib import records as records_lib
 from lib import pretrained, session, train_step, xla_cpu
-from lib.data import device_augment, pipeline
+from lib.data import pipeline
 
 COMPUTE_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 RESULTS_FILE = 'results.json'
@@ -47,7 +47,10 @@ class Run:
   def __init__(self, config: ml_collections.ConfigDict):
     self.config = config
     self.check_values(config)
-    self.mixing = device_augment.mixing(config.data)  # Mixup and cutmix, checked.
+    # What the step augments on device, and its mixup and cutmix; refuses
+    # what it cannot do (UserError).
+    self.augmentation = train_step.read_augmentation(config.data)
+    self.mixing = train_step.read_mixing(config.data)
     train_step.check_ema_decay(config.train.ema_decay)
     if config.train.compute_dtype not in COMPUTE_DTYPES:
       raise errors.unknown_name('compute_dtype', config.train.compute_dtype,
@@ -64,7 +67,7 @@ class Run:
     spec = self.data.spec
     # One parameter tree, two models: the train step differentiates the one
     # built with the CPU gradient rewrites; init and evaluation use the plain one.
-    num_outputs = losses.num_outputs(spec.num_classes)
+    num_outputs = train_step.num_outputs(spec.num_classes)
     dtype = COMPUTE_DTYPES[config.train.compute_dtype]
     self.model = models.build(config.model, num_outputs, dtype=dtype)
     self.train_model = models.build(config.model, num_outputs, dtype=dtype,
@@ -231,7 +234,7 @@ class Program:
                                   stacked)
     self.init = init_with_rate
     update = train_step.make_train_step(
-        run.train_model, run.tx, data.device_augmentation,
+        run.train_model, run.tx, run.augmentation,
         config.train.grad_accum_steps, run.learning_rate,
         mixing=run.mixing, ema_decay=config.train.ema_decay,
         label_smoothing=config.train.label_smoothing,
@@ -241,7 +244,7 @@ class Program:
     if self.device:
       # The split lives on every device; each step gathers its own batch.
       # Each epoch's order is drawn once per epoch, not in every step (see
-      # pipeline.device_batch), from the seed's own data key.
+      # train_step.device_batch), from the seed's own data key.
       arrays = data.split_arrays('train')
       self.train_arrays = (parallel.replicate(arrays, mesh) if mesh
                            else jax.device_put(arrays))
@@ -250,7 +253,7 @@ class Program:
 
       def permutation(seed, epoch):
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
-        return pipeline.epoch_permutation(key, epoch, n)
+        return train_step.epoch_permutation(key, epoch, n)
       self.permutation = jax.jit(
           jax.vmap(permutation, in_axes=(0, None)) if stacked else permutation,
           out_shardings=replicated)

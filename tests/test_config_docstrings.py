@@ -16,7 +16,7 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
-from lib import losses, models
+from lib import models, train_step
 from tests.conftest import ROOT
 
 CONFIGS = sorted(os.path.relpath(p, ROOT) for p in
@@ -70,7 +70,7 @@ def test_docstring_command_loads_and_its_model_initializes(path, argv):
   if config.data.image_size:
     shape = (config.data.image_size, config.data.image_size, shape[2])
   classes = 2 if config.data.positive_class >= 0 else classes
-  model = models.build(config.model, losses.num_outputs(classes))
+  model = models.build(config.model, train_step.num_outputs(classes))
   variables = jax.eval_shape(
       lambda: model.init(jax.random.PRNGKey(0), jnp.zeros((1, *shape))))
   assert variables['params']

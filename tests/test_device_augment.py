@@ -1,4 +1,4 @@
-"""Augmentation inside the train step (lib/data/device_augment.py): the
+"""Augmentation inside the train step (lib/train_step.py): the
 'cifar' recipe gives the grain recipe's outcomes with its probabilities, each
 seed draws its own, and what the device cannot hold or do is refused in one
 line."""
@@ -13,10 +13,10 @@ import pytest
 from scipy import stats
 
 from configs import common
-from lib import errors
-from lib.data import augment, device_augment, device_memory
+from lib import errors, train_step
+from lib.data import augment, device_memory
 
-PAD = device_augment.CIFAR_PADDING
+PAD = train_step.CIFAR_PADDING
 OUTCOMES = 2 * (2 * PAD + 1) ** 2  # 81 crop offsets x flip or not.
 
 
@@ -44,12 +44,12 @@ def _outcome_index(image, mode='constant'):
 def _cifar_recipe(mode='constant'):
   config = common.base_config('cifar10').data
   config.augment, config.pad_mode = 'cifar', mode
-  return device_augment.recipe(config)
+  return train_step.read_augmentation(config)
 
 
 def _device_counts(image, n, mode='constant', seed=0):
   batch = jnp.broadcast_to(image, (n, *image.shape))
-  out = jax.jit(device_augment.apply, static_argnums=2)(
+  out = jax.jit(train_step.augment, static_argnums=2)(
       batch, jax.random.PRNGKey(seed), _cifar_recipe(mode))
   index = _outcome_index(image, mode)
   return np.bincount([index(o) for o in np.asarray(out)], minlength=OUTCOMES)
@@ -85,9 +85,9 @@ def test_each_example_and_each_seed_draws_its_own():
   batch = jnp.broadcast_to(image, (64, 8, 8, 1))
   recipe = _cifar_recipe()
   keys = jax.random.split(jax.random.PRNGKey(1), 3)
-  stacked = jax.jit(jax.vmap(lambda k: device_augment.apply(batch, k, recipe)))(keys)
+  stacked = jax.jit(jax.vmap(lambda k: train_step.augment(batch, k, recipe)))(keys)
   for i, key in enumerate(keys):  # vmapped seeds: each its own key's draws.
-    np.testing.assert_array_equal(stacked[i], device_augment.apply(batch, key, recipe))
+    np.testing.assert_array_equal(stacked[i], train_step.augment(batch, key, recipe))
   assert len({o.tobytes() for o in np.asarray(stacked[0])}) > 20
   assert not np.array_equal(stacked[0], stacked[1])
 
@@ -101,15 +101,15 @@ def test_random_shift_alone_draws_as_before_the_recipe():
   offsets = jax.random.randint(key, (16, 2), 0, 5)
   before = jnp.stack([jax.lax.dynamic_slice(p, (o[0], o[1], 0), (8, 8, 1))
                       for p, o in zip(padded, offsets)])
-  np.testing.assert_array_equal(device_augment.apply(images, key, 2), before)
+  np.testing.assert_array_equal(train_step.augment(images, key, 2), before)
   np.testing.assert_array_equal(
-      device_augment.apply(images, key, device_augment.Recipe(shift=2)), before)
+      train_step.augment(images, key, train_step.Augmentation(shift=2)), before)
 
 
 def test_flip_alone_mirrors_about_half():
   images = jnp.asarray(_image(4, 4, 1)[None].repeat(4000, 0))
-  out = np.asarray(device_augment.apply(images, jax.random.PRNGKey(0),
-                                        device_augment.Recipe(flip=True)))
+  out = np.asarray(train_step.augment(images, jax.random.PRNGKey(0),
+                                        train_step.Augmentation(flip=True)))
   flipped = (out == np.asarray(images)[:, :, ::-1]).all(axis=(1, 2, 3))
   same = (out == np.asarray(images)).all(axis=(1, 2, 3))
   assert (flipped | same).all() and abs(flipped.mean() - 0.5) < 0.04
@@ -122,15 +122,15 @@ def _data(**fields):
 
 
 def test_recipe_follows_the_config():
-  assert device_augment.recipe(_data()) == device_augment.Recipe()
-  assert not device_augment.recipe(_data()).active
-  assert device_augment.recipe(_data(augment='cifar')) == device_augment.Recipe(
+  assert train_step.read_augmentation(_data()) == train_step.Augmentation()
+  assert not train_step.read_augmentation(_data()).active
+  assert train_step.read_augmentation(_data(augment='cifar')) == train_step.Augmentation(
       crop_padding=4, flip=True)
   # With grain the host does the 'cifar' recipe; the step only what is asked.
-  assert device_augment.recipe(_data(augment='cifar', pipeline='grain')) == (
-      device_augment.Recipe())
-  assert device_augment.recipe(_data(random_flip=True, random_shift=2,
-                                     pad_mode='edge')) == device_augment.Recipe(
+  assert train_step.read_augmentation(_data(augment='cifar', pipeline='grain')) == (
+      train_step.Augmentation())
+  assert train_step.read_augmentation(_data(random_flip=True, random_shift=2,
+                                     pad_mode='edge')) == train_step.Augmentation(
       flip=True, shift=2, pad_mode='edge')
 
 
@@ -144,7 +144,7 @@ def test_recipe_follows_the_config():
 ])
 def test_what_the_device_cannot_do_is_one_line(fields, message):
   with pytest.raises(errors.UserError, match=re.escape(message)) as e:
-    device_augment.recipe(_data(**fields))
+    train_step.read_augmentation(_data(**fields))
   assert '\n' not in str(e.value)
 
 

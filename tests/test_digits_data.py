@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from configs import common
-from lib import errors
+from lib import errors, train_step
 from lib.data import catalog, pipeline
 
 
@@ -103,15 +103,15 @@ def test_device_batches_are_epoch_permutations(data_dir):
   arrays = jax.tree.map(jax.numpy.asarray, data.split_arrays('train'))
   key = jax.random.PRNGKey(0)
   labels = np.concatenate([
-      np.asarray(pipeline.device_batch(arrays, jax.numpy.int32(s), key, 100)['label'])
+      np.asarray(train_step.device_batch(arrays, jax.numpy.int32(s), key, 100)['label'])
       for s in range(data.steps_per_epoch)])
   # 14 batches of an epoch draw 1400 distinct indices: their label counts
   # never exceed the split's.
   assert np.all(np.bincount(labels, minlength=10)
                 <= np.bincount(arrays['label'], minlength=10))
-  again = pipeline.device_batch(arrays, jax.numpy.int32(3), key, 100)['label']
+  again = train_step.device_batch(arrays, jax.numpy.int32(3), key, 100)['label']
   np.testing.assert_array_equal(
-      again, pipeline.device_batch(arrays, jax.numpy.int32(3), key, 100)['label'])
+      again, train_step.device_batch(arrays, jax.numpy.int32(3), key, 100)['label'])
 
 
 def test_binary_task_relabels(data_dir):

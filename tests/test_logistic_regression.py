@@ -6,7 +6,7 @@ import numpy as np
 import optax
 
 from configs import common
-from lib import losses, models, optim
+from lib import models, optim, train_step
 
 
 def _sigmoid(z):
@@ -19,11 +19,11 @@ def _setup():
   x = rng.normal(size=(m, d)).astype(np.float32)
   y = (rng.random(m) < 0.5).astype(np.int32)
   model = models.build(ml_collections.ConfigDict({'name': 'logistic_regression'}),
-                       num_outputs=losses.num_outputs(2))
+                       num_outputs=train_step.num_outputs(2))
   params = model.init(jax.random.PRNGKey(1), jnp.asarray(x))['params']
 
   def cost(p):
-    return losses.per_example_loss(model.apply({'params': p}, x), y).mean()
+    return train_step.per_example_loss(model.apply({'params': p}, x), y).mean()
 
   # theta = [bias, weights] against X with a leading column of ones.
   theta = np.concatenate([np.asarray(params['linear']['bias']),

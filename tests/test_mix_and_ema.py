@@ -29,9 +29,8 @@ import pytest
 from scipy import stats
 
 from configs import common, cnn, mlp
-from lib import checkpointing, errors, losses, metrics_writer, models
+from lib import checkpointing, errors, metrics_writer, models
 from lib import multi_seed, sweeps, train_step, trainer
-from lib.data import device_augment, pipeline
 from lib.sweeps import runner
 from tests import test_resume
 from tests.conftest import ROOT
@@ -69,26 +68,26 @@ def _numpy_mix(images, targets, lam, use_cutmix, cy, cx):
   return images, targets * lam + targets[::-1] * (1 - lam)
 
 
-_draw = jax.jit(device_augment.draw_mix, static_argnums=(1, 2, 3))
-_mix = jax.jit(device_augment.mix)
-MIXUP, CUTMIX, BOTH = (device_augment.Mixing(mixup_alpha=0.4),
-                       device_augment.Mixing(cutmix_alpha=1.0),
-                       device_augment.Mixing(0.4, 1.0, switch_prob=0.3))
+_draw = jax.jit(train_step.draw_mix, static_argnums=(1, 2, 3))
+_mix = jax.jit(train_step.mix)
+MIXUP, CUTMIX, BOTH = (train_step.Mixing(mixup_alpha=0.4),
+                       train_step.Mixing(cutmix_alpha=1.0),
+                       train_step.Mixing(0.4, 1.0, switch_prob=0.3))
 N_DRAWS = 2000
 
 
 @functools.cache
-def _draws(recipe: device_augment.Mixing) -> device_augment.MixDraw:
+def _draws(recipe: train_step.Mixing) -> train_step.MixDraw:
   """The recipe's draws from N_DRAWS fixed keys (one compilation each)."""
   keys = jax.random.split(jax.random.PRNGKey(0), N_DRAWS)
-  return jax.device_get(jax.jit(jax.vmap(lambda k: device_augment.draw_mix(k, recipe, H, W)))(keys))
+  return jax.device_get(jax.jit(jax.vmap(lambda k: train_step.draw_mix(k, recipe, H, W)))(keys))
 
 
 @pytest.mark.parametrize('recipe', [MIXUP, CUTMIX, BOTH])
 def test_mixed_batches_equal_numpy_on_fixed_keys(recipe):
   images, labels = _batch()
   for smoothing in (0.0, 0.1):
-    targets = losses.soft_targets(jnp.asarray(labels), 10, smoothing)
+    targets = train_step.soft_targets(jnp.asarray(labels), 10, smoothing)
     np.testing.assert_allclose(targets, _numpy_targets(labels, 10, smoothing),
                                rtol=1e-6)
     kinds = set()
@@ -119,7 +118,7 @@ def test_mixed_batches_equal_numpy_on_fixed_keys(recipe):
 def test_one_output_task_mixes_its_binary_target():
   images = _batch(n=6)[0]
   labels = np.array([0, 1, 1, 0, 0, 1], np.int32)
-  targets = losses.soft_targets(jnp.asarray(labels), 1, 0.2)
+  targets = train_step.soft_targets(jnp.asarray(labels), 1, 0.2)
   smoothed = labels * 0.8 + 0.1  # Keras's binary smoothing, then the mix.
   np.testing.assert_allclose(targets, smoothed, rtol=1e-6)
   d = jax.tree.map(lambda x: x[0], _draws(MIXUP))
@@ -130,7 +129,7 @@ def test_one_output_task_mixes_its_binary_target():
   z = np.random.default_rng(0).normal(size=6)
   p = 1 / (1 + np.exp(-z))
   np.testing.assert_allclose(
-      losses.soft_target_loss(jnp.asarray(z[:, None], jnp.float32), targets),
+      train_step.soft_target_loss(jnp.asarray(z[:, None], jnp.float32), targets),
       -(ref_targets * np.log(p) + (1 - ref_targets) * np.log(1 - p)), rtol=1e-5)
 
 
@@ -162,7 +161,7 @@ def test_the_step_trains_on_the_mixed_batch():
   model = models.build(common.model('cnn', features=(4,), dense=(8,),
                                     dropout=0.0), k)
   tx = optax.sgd(0.5)
-  augmentation = device_augment.Recipe(flip=True, shift=1)
+  augmentation = train_step.Augmentation(flip=True, shift=1)
   steps = [jax.jit(train_step.make_train_step(
       model, tx, augmentation, accumulate, mixing=BOTH, ema_decay=decay,
       label_smoothing=smoothing)) for accumulate in (1, 2)]
@@ -170,7 +169,7 @@ def test_the_step_trains_on_the_mixed_batch():
                                                 with_ema=True))()
   images, labels = _batch(n)
   batch = {'image': jnp.asarray(images * 255, jnp.uint8), 'label': jnp.asarray(labels)}
-  augment = jax.jit(device_augment.apply, static_argnums=2)
+  augment = jax.jit(train_step.augment, static_argnums=2)
 
   @jax.jit
   def reference(params, mixed, targets):
@@ -183,9 +182,9 @@ def test_the_step_trains_on_the_mixed_batch():
   kinds = set()
   for _ in range(5):
     _, augment_rng = jax.random.split(jax.random.fold_in(state.rng, state.step))
-    float_images = np.asarray(pipeline.to_float(augment(batch['image'], augment_rng,
+    float_images = np.asarray(train_step.to_float(augment(batch['image'], augment_rng,
                                                         augmentation)))
-    d = _draw(jax.random.fold_in(augment_rng, device_augment.MIX_KEY_FOLD), BOTH, H, W)
+    d = _draw(jax.random.fold_in(augment_rng, train_step.MIX_KEY_FOLD), BOTH, H, W)
     kinds.add(bool(d.use_cutmix))
     mixed, targets = _numpy_mix(float_images, _numpy_targets(labels, k, smoothing),
                                 float(d.lam), bool(d.use_cutmix), *np.asarray(d.centre))

@@ -16,7 +16,7 @@ import optax
 import pytest
 
 from configs import common
-from lib import errors, losses, models, optim, train_step, trainer
+from lib import errors, models, optim, train_step, trainer
 
 
 def _log_softmax64(logits):
@@ -30,7 +30,7 @@ def test_label_smoothing_is_cross_entropy_on_smoothed_labels(a):
   k = 10
   logits = 3 * jax.random.normal(jax.random.PRNGKey(0), (64, k))
   labels = jax.random.randint(jax.random.PRNGKey(1), (64,), 0, k)
-  ours = losses.per_example_loss(logits, labels, label_smoothing=a)
+  ours = train_step.per_example_loss(logits, labels, label_smoothing=a)
 
   by_optax = optax.softmax_cross_entropy(
       logits, optax.smooth_labels(jax.nn.one_hot(labels, k), a))
@@ -41,14 +41,14 @@ def test_label_smoothing_is_cross_entropy_on_smoothed_labels(a):
              - a * logp.mean(-1))
   np.testing.assert_allclose(ours, formula, rtol=1e-5)
   # And it is not the unsmoothed loss.
-  assert not np.allclose(ours, losses.per_example_loss(logits, labels))
+  assert not np.allclose(ours, train_step.per_example_loss(logits, labels))
 
 
 def test_no_smoothing_is_the_integer_label_loss_bitwise():
   logits = jax.random.normal(jax.random.PRNGKey(0), (16, 10))
   labels = jax.random.randint(jax.random.PRNGKey(1), (16,), 0, 10)
   np.testing.assert_array_equal(
-      losses.per_example_loss(logits, labels, 0.0),
+      train_step.per_example_loss(logits, labels, 0.0),
       optax.softmax_cross_entropy_with_integer_labels(logits, labels))
 
 
@@ -56,7 +56,7 @@ def test_one_output_task_smooths_its_target_as_keras_does():
   a = 0.2
   logits = 2 * jax.random.normal(jax.random.PRNGKey(2), (32, 1))
   labels = jax.random.randint(jax.random.PRNGKey(3), (32,), 0, 2)
-  ours = losses.per_example_loss(logits, labels, label_smoothing=a)
+  ours = train_step.per_example_loss(logits, labels, label_smoothing=a)
   # Keras BinaryCrossentropy(label_smoothing=a): y * (1 - a) + a / 2.
   y = np.asarray(labels, np.float64) * (1 - a) + a / 2
   z = np.asarray(logits[:, 0], np.float64)

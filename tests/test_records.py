@@ -471,7 +471,7 @@ def test_the_learning_rate_and_the_model_size_are_logged(data_dir, tmp_path, cap
   and forward FLOPs."""
   import flax  # pylint: disable=g-import-not-at-top
   import optax  # pylint: disable=g-import-not-at-top
-  from lib import flops, losses, models  # pylint: disable=g-import-not-at-top
+  from lib import flops, models, train_step  # pylint: disable=g-import-not-at-top
   config = _config(data_dir, num_steps=9, log_every_steps=1)
   config.optimizer.warmup_epochs = 0.0
   workdir = str(tmp_path / 'run')
@@ -485,7 +485,7 @@ def test_the_learning_rate_and_the_model_size_are_logged(data_dir, tmp_path, cap
   assert ('train/learning_rate', 9) in _tensorboard_scalars(workdir)
   out = capsys.readouterr().out
   assert f'| lr {logged[9]:.3g} |' in out
-  model = models.build(config.model, losses.num_outputs(10))
+  model = models.build(config.model, train_step.num_outputs(10))
   variables = model.init(jax.random.PRNGKey(0), np.zeros((1, 8, 8, 1), np.float32))
   params = flax.core.unfreeze(variables)['params']
   line = next(l for l in out.splitlines() if l.startswith('model cnn: '))

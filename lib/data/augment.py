@@ -11,7 +11,7 @@ same seed gives the same augmentation.
               size, random flip (He et al. 2015, sec. 4.2); eval: none (a
               centre crop if image_size is set, to match the training
               crops). With data.pipeline='device' the train step does it
-              (lib/data/device_augment.py), with the same outcomes and
+              (lib/train_step.py), with the same outcomes and
               probabilities.
   'imagenet'  train: random resized crop (scale 0.08-1, ratio 3/4-4/3) to
               size x size, random flip (torchvision's RandomResizedCrop);

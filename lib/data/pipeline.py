@@ -8,12 +8,12 @@ Two ways to feed the train step, chosen by `config.data.pipeline`:
   is gathered there inside the compiled step. Data order is a pure function
   of (seed, step), so resuming needs no iterator state. For datasets that fit
   in memory (digits, mnist, cifar10) this removes the host from the loop;
-  their augmentation runs in the step too (lib/data/device_augment.py). A
+  their augmentation runs in the step too (lib/train_step.py). A
   split that does not fit is refused when the config is read
   (lib/data/device_memory.py).
 
-Images stay uint8 until the step (`to_float`), so both paths normalize in one
-place and the device copy takes a quarter of the memory.
+Images stay uint8 until the step (lib/train_step.py to_float), so both paths
+normalize in one place and the device copy takes a quarter of the memory.
 """
 import copy
 import dataclasses
@@ -26,20 +26,14 @@ from typing import Iterator
 
 import grain
 import jax
-import jax.numpy as jnp
 import numpy as np
 import tensorflow_datasets as tfds
 
 from lib import errors
-from lib.data import augment, catalog, decoded, device_augment, device_memory
+from lib.data import augment, catalog, decoded, device_memory
 from lib.data import holdout
 
 PIPELINES = ('device', 'grain')
-
-
-def to_float(images: jax.Array) -> jax.Array:
-  """uint8 [0, 255] -> float32 [0, 1]; done inside the jitted step."""
-  return images.astype(jnp.float32) * (1.0 / 255.0)
 
 
 def relabel(labels: np.ndarray, positive_class: int) -> np.ndarray:
@@ -165,8 +159,6 @@ class Data:
     self._keep_encoded = _encoded if data_config.augment == 'imagenet' else (lambda s: s)
     self._full_train_source = self._keep_encoded(
         catalog.data_source(self.builder, data_config.train_split))
-    # What the step augments on device; refuses what it cannot (UserError).
-    self.device_augmentation = device_augment.recipe(data_config)
     self.eval_source = self._keep_encoded(
         catalog.data_source(self.builder, data_config.test_split))
     self.has_validation = holdout.enabled(data_config)
@@ -393,27 +385,3 @@ def _pad_batch(rows, size: int, image_shape) -> dict[str, np.ndarray]:
   mask = np.arange(size) < n
   return {'image': images, 'label': labels, 'mask': mask}
 
-
-def epoch_permutation(key: jax.Array, epoch, n: int) -> jax.Array:
-  """The order of the n examples in `epoch`: a pure function of (key, epoch)."""
-  return jax.random.permutation(jax.random.fold_in(key, epoch), n)
-
-
-def device_batch(data: dict[str, jax.Array], step: jax.Array, key: jax.Array,
-                 batch_size: int, permutation: jax.Array | None = None
-                 ) -> dict[str, jax.Array]:
-  """Batch `step` of a split held on device; traced inside the train step.
-
-  Each epoch is a fresh permutation drawn from fold_in(key, epoch), so the
-  order depends only on the seed and the step (exact resume for free).
-  Drawing it sorts the whole split (two sorts of 60,000 keys for MNIST, a
-  third of a small CNN's step on CPU), so a caller that runs many steps passes
-  `permutation`, epoch_permutation(key, step's epoch, n), computed once per
-  epoch; the batch is the same.
-  """
-  n = data['label'].shape[0]
-  steps_per_epoch = n // batch_size
-  epoch, within = step // steps_per_epoch, step % steps_per_epoch
-  perm = epoch_permutation(key, epoch, n) if permutation is None else permutation
-  idx = jax.lax.dynamic_slice_in_dim(perm, within * batch_size, batch_size)
-  return {'image': data['image'][idx], 'label': data['label'][idx]}

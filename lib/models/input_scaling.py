@@ -1,6 +1,6 @@
 """Per-channel input standardization, for weights trained on standardized images.
 
-Pipelines hand models images in [0, 1] (lib/data/pipeline.py to_float).
+The step hands models images in [0, 1] (lib/train_step.py to_float).
 torchvision's and timm's ImageNet weights were trained on (x - mean) / std
 with ImageNet's statistics; a model given `input_mean`/`input_std` applies
 that first, so training, evaluation, predictions and pictures all see what

@@ -2,7 +2,8 @@
 
 With num_outputs=1 it is the lecture's binary model, p(y=1|x) = sigmoid(x.theta),
 trained with binary cross-entropy; with num_outputs=K it is multinomial
-(softmax) logistic regression. The loss is chosen by the task (lib/losses.py).
+(softmax) logistic regression. The loss is chosen by the task (lib/train_step.py
+per_example_loss).
 """
 from typing import Any
 

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 from sklearn import metrics
 
-from lib.data import pipeline
+from lib import train_step
 from lib.visualize import canvas
 
 ANNOTATE_MAX = 30  # Classes up to which cells carry their counts.
@@ -18,7 +18,7 @@ def predict(model: nn.Module, variables: dict,
 
   @jax.jit
   def classes(images):
-    logits = model.apply(variables, pipeline.to_float(images), train=False)
+    logits = model.apply(variables, train_step.to_float(images), train=False)
     if logits.shape[-1] == 1:  # Binary task: one sigmoid output.
       return (logits[:, 0] > 0).astype(np.int32)
     return logits.argmax(-1)

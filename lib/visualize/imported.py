@@ -10,8 +10,7 @@ import os
 
 import numpy as np
 
-from lib import imported
-from lib.data import pipeline
+from lib import imported, train_step
 from lib.visualize import canvas, feature_maps, filters, probe
 
 
@@ -21,7 +20,7 @@ def draw(init_from: str, image_path: str | None, out_dir: str,
   model, variables, name = imported.load(init_from, model_name, log)
   images = (imported.read_image(image_path)[None] if image_path else
             np.zeros((1, imported.IMAGE_SIZE, imported.IMAGE_SIZE, 3), np.uint8))
-  trace = probe.trace(model, variables, np.asarray(pipeline.to_float(images)))
+  trace = probe.trace(model, variables, np.asarray(train_step.to_float(images)))
   os.makedirs(out_dir, exist_ok=True)
   written = {}
 

@@ -14,8 +14,8 @@ import ml_collections
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from lib import atomic, checkpointing, errors, metrics_writer, trainer
-from lib.data import pipeline
+from lib import atomic, checkpointing, errors, metrics_writer, train_step
+from lib import trainer
 from lib.visualize import canvas, confusion, curves, feature_maps, filters
 from lib.visualize import probe, weights
 
@@ -229,7 +229,7 @@ def visualize(workdir: str, image_path: str | None = None, num_images: int = 4,
   else:
     images, captions, keys = pick_test_images(run, num_images)
   trace = probe.trace(run.model, variables,
-                      np.asarray(pipeline.to_float(images)))
+                      np.asarray(train_step.to_float(images)))
 
   out = _Output(workdir, step, summary)
   try:
