@@ -179,3 +179,15 @@ def define_slurm_resource_flags(unit: str) -> Callable[[], object]:
     return slurm.Resources(partition.value, time_limit.value, cpus.value,
                            gpus.value, mem.value)
   return resources
+
+
+def define_imported_weights_flags(instead: str) -> tuple[flags.FlagHolder, ...]:
+  """--init_from and --model, for entry points that also read a torchvision
+  or timm checkpoint (lib/imported.py); `instead`: what the file replaces."""
+  init_from = flags.DEFINE_string(
+      'init_from', None, 'A torchvision or timm ImageNet checkpoint '
+      f'(.safetensors, or .pth with torch installed), {instead}.')
+  model = flags.DEFINE_string(
+      'model', None, 'With --init_from: the zoo model (alexnet, resnet18, '
+      "...); found from the file's tensors when not given.")
+  return init_from, model

@@ -18,12 +18,8 @@ from experiments import cli
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'A run directory made by '
                                'experiments.train: its latest checkpoint.')
-_INIT_FROM = flags.DEFINE_string(
-    'init_from', None, 'A torchvision or timm ImageNet checkpoint '
-    '(.safetensors, or .pth with torch installed), instead of --workdir.')
-_MODEL = flags.DEFINE_string(
-    'model', None, "With --init_from: the zoo model (alexnet, resnet18, ...); "
-    "found from the file's tensors when not given.")
+_INIT_FROM, _MODEL = cli.define_imported_weights_flags('instead of --workdir')
+flags.adopt_module_key_flags(cli)  # --help lists them with this module's.
 _IMAGE = flags.DEFINE_string('image', None, 'The image file to classify.')
 _TOP = flags.DEFINE_integer('top', 5, 'How many classes to print.',
                             lower_bound=1)

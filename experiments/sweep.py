@@ -56,6 +56,7 @@ _SBATCH = flags.DEFINE_bool(
     'sbatch', False, 'Write STUDY_DIR/sbatch.sh (a SLURM array, one element '
     'per task) and print its path; run nothing.')
 _RESOURCES = cli.define_slurm_resource_flags('task')
+flags.adopt_module_key_flags(cli)  # --help lists them with this module's.
 _PYTHON = flags.DEFINE_string('python', None, 'Interpreter for the SLURM tasks '
                               '(default: this one).')
 flags.mark_flags_as_required(['sweep', 'study_dir'])

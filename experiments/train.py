@@ -43,6 +43,7 @@ _NODES = flags.DEFINE_integer('nodes', 1, 'SLURM nodes (with --sbatch).')
 _TASKS = flags.DEFINE_integer('ntasks_per_node', 1,
                               'Processes per node (with --sbatch).')
 _RESOURCES = cli.define_slurm_resource_flags('node')
+flags.adopt_module_key_flags(cli)  # --help lists them with this module's.
 flags.mark_flags_as_required(['config', 'workdir'])
 
 

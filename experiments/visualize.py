@@ -39,12 +39,8 @@ _INVERT = flags.DEFINE_bool(
 _DATA_DIR = flags.DEFINE_string(
     'data_dir', None, "Where the dataset is prepared, if not the run's "
     'config.data.data_dir (e.g. a run trained on another machine).')
-_INIT_FROM = flags.DEFINE_string(
-    'init_from', None, 'A torchvision or timm ImageNet checkpoint '
-    '(.safetensors, or .pth with torch installed) to draw instead of a run.')
-_MODEL = flags.DEFINE_string(
-    'model', None, 'With --init_from: the zoo model (alexnet, resnet18, ...); '
-    "found from the file's tensors when not given.")
+_INIT_FROM, _MODEL = cli.define_imported_weights_flags('to draw instead of a run')
+flags.adopt_module_key_flags(cli)  # --help lists them with this module's.
 _OUT = flags.DEFINE_string(
     'out', None, 'With --init_from: the folder for the figures (default: '
     '<file>_figures beside the file).')

@@ -74,8 +74,8 @@ class _ConvNorm(nn.Module):
                                 zero_scale=self.zero_scale)(x)
 
 
-class BasicBlock(nn.Module):
-  """3x3 -> 3x3, with the shortcut added before the last activation."""
+class _ResidualBlock(nn.Module):
+  """The settings both blocks take; each block's layers are its __call__."""
   features: int
   stride: int = 1
   activation: str = 'relu'
@@ -84,6 +84,10 @@ class BasicBlock(nn.Module):
   norm: str = 'batch'
   dtype: Any = jnp.float32
   conv_general_dilated: Callable | None = None
+
+
+class BasicBlock(_ResidualBlock):
+  """3x3 -> 3x3, with the shortcut added before the last activation."""
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
@@ -95,16 +99,8 @@ class BasicBlock(nn.Module):
     return act(_add_shortcut(self, y, x, train))
 
 
-class BottleneckBlock(nn.Module):
+class BottleneckBlock(_ResidualBlock):
   """1x1 reduce -> 3x3 (strided) -> 1x1 expand x4, shortcut, activation."""
-  features: int
-  stride: int = 1
-  activation: str = 'relu'
-  shortcut: str = 'projection'
-  zero_init_residual: bool = False
-  norm: str = 'batch'
-  dtype: Any = jnp.float32
-  conv_general_dilated: Callable | None = None
   expansion = 4
 
   @nn.compact
@@ -119,7 +115,7 @@ class BottleneckBlock(nn.Module):
     return act(_add_shortcut(self, y, x, train))
 
 
-def _add_shortcut(block: nn.Module, y: jax.Array, x: jax.Array,
+def _add_shortcut(block: _ResidualBlock, y: jax.Array, x: jax.Array,
                   train: bool) -> jax.Array:
   """The residual branch `y` plus the block's input `x` through the shortcut:
   identity when shapes match, else option B (1x1 conv+norm) or A (zeros);
