@@ -9,7 +9,6 @@ does not fit the config, or that the file system will not let us read, is
 the user's to fix: an error, nothing moved. Every process votes on each
 decision, or they would wait for each other at different steps.
 """
-import json
 import os
 import zlib
 from typing import Any

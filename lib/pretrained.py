@@ -24,7 +24,6 @@ The head is left at its init when its shape differs (another class count) or
 when `model.init_exclude` names it; both are said on the console.
 """
 import os
-import re
 from typing import Callable
 
 import jax

@@ -62,9 +62,10 @@ def git_state() -> dict:
           'diff_sha256': diff.hexdigest() if dirty else None}
 
 
-def _versions() -> dict:
+def versions(names=PACKAGES) -> dict:
+  """Each installed distribution's version, None where it is not installed."""
   out = {}
-  for name in PACKAGES:
+  for name in names:
     try:
       out[name] = importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
@@ -96,7 +97,7 @@ def record(start_step: int, switches: dict) -> dict:
       'git': git_state(),
       'command': [sys.executable, *sys.argv],
       'python': platform.python_version(),
-      'packages': _versions(),
+      'packages': versions(),
       'xla_flags': os.environ.get('XLA_FLAGS', ''),
       'switches': switches,
       'backend': jax.default_backend(),

@@ -2,7 +2,6 @@
 with a data_dir gets one line naming what IS there and the command that
 fixes it, which these tests then run. Datasets are written by TFDS's own
 writer (tests/fake_tfds.py), the layouts by tests/tfds_layouts.py."""
-import ast
 import os
 import re
 import shlex

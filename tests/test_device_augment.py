@@ -7,7 +7,6 @@ import re
 import grain
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 from scipy import stats

@@ -1,5 +1,4 @@
 """The digits TFDS dataset and the input pipelines that read it."""
-import json
 import os
 import sys
 

@@ -1,5 +1,4 @@
 """Each model-zoo config trains a few steps on a tiny dataset of its shape."""
-import jax
 import pytest
 
 from configs import alexnet, lenet5, resnet

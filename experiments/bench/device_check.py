@@ -93,16 +93,6 @@ def missing_modules() -> list[str]:
   return missing
 
 
-def versions() -> dict:
-  out = {}
-  for name in VERSIONS_OF:
-    try:
-      out[name] = importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-      out[name] = None
-  return out
-
-
 # The gradients section runs this test's check (with its tolerances), so the
 # tests section leaves it out rather than spend the time twice.
 GRADIENT_TEST = 'tests/test_whole_model_gradients.py::test_small_models_and_resnet18_at_imagenet_size'
@@ -255,7 +245,7 @@ def main(argv):
   # resume) beside this one: with JAX's default (75% of the GPU's memory
   # taken at start-up) the second process to start would find too little.
   os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')
-  from lib import accelerator, xla_cpu  # pylint: disable=g-import-not-at-top
+  from lib import accelerator, provenance, xla_cpu  # pylint: disable=g-import-not-at-top
   from lib.data import catalog  # pylint: disable=g-import-not-at-top
   xla_cpu.prepare_for('float32')
   os.makedirs(_OUT.value, exist_ok=True)
@@ -265,7 +255,7 @@ def main(argv):
   data_dir = os.path.join(scratch, 'data')
   catalog.prepare_embedded('digits', data_dir)
   report = {'date': time.strftime('%Y-%m-%d %H:%M:%S %Z'), 'backend': accelerator.describe(),
-            'quick': _QUICK.value, 'python': sys.executable, 'versions': versions(),
+            'quick': _QUICK.value, 'python': sys.executable, 'versions': provenance.versions(VERSIONS_OF),
             'XLA_PYTHON_CLIENT_PREALLOCATE': os.environ['XLA_PYTHON_CLIENT_PREALLOCATE'],
             'sections': {}}
   sections = {

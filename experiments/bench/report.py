@@ -83,14 +83,20 @@ def markdown(env: dict, speed_rows: list[dict], pipeline_rows: list[dict]) -> st
 
 def write(out: str, env: dict, speed_rows: list[dict],
           pipeline_rows: list[dict]) -> tuple[str, str]:
-  """Writes OUT.md and OUT.json (OUT may end in .md/.json or neither)."""
+  return write_files(out, markdown(env, speed_rows, pipeline_rows),
+                     {'environment': env, 'train_speed': speed_rows,
+                      'input_pipeline': pipeline_rows})
+
+
+def write_files(out: str, text: str, record: dict) -> tuple[str, str]:
+  """Writes `text` to OUT.md and `record` to OUT.json (OUT may end in .md or
+  .json or neither); their paths."""
   base = out[:-3] if out.endswith('.md') else out[:-5] if out.endswith('.json') else out
   if os.path.dirname(base):
     os.makedirs(os.path.dirname(base), exist_ok=True)
   md_path, json_path = base + '.md', base + '.json'
   with open(md_path, 'w') as f:
-    f.write(markdown(env, speed_rows, pipeline_rows))
+    f.write(text)
   with open(json_path, 'w') as f:
-    json.dump({'environment': env, 'train_speed': speed_rows,
-               'input_pipeline': pipeline_rows}, f, indent=2)
+    json.dump(record, f, indent=2)
   return md_path, json_path

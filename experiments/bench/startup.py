@@ -32,7 +32,6 @@ load is XLA's compile or, warm, the read of the cached executable), the
 first records written and the first checkpoint (since process start), and
 the whole process.
 """
-import json
 import os
 import shutil
 import tempfile
@@ -41,7 +40,7 @@ import time
 from absl import flags
 
 from experiments import cli
-from experiments.bench import study_spec
+from experiments.bench import report, study_spec
 from experiments.bench.startup_phases import ENTRIES, _commit, probe, table
 
 _ENTRIES = flags.DEFINE_list('entries', list(ENTRIES), 'train, seeds, sweep.')
@@ -88,13 +87,10 @@ def main(argv):
         f'{", ".join(f"{x:.2f}" for x in load_after)} after.', '', *table(runs)]
   print('\n'.join(md))
   if _OUT.value:
-    os.makedirs(os.path.dirname(_OUT.value) or '.', exist_ok=True)
-    with open(_OUT.value + '.md', 'w') as f:
-      f.write('\n'.join(md) + '\n')
-    with open(_OUT.value + '.json', 'w') as f:
-      json.dump({'machine': study_spec.machine(), 'commit': _commit(),
-                 'cache': _CACHE.value, 'load_before': load_before,
-                 'load_after': load_after, 'runs': runs}, f, indent=2)
+    report.write_files(_OUT.value, '\n'.join(md) + '\n', {
+        'machine': study_spec.machine(), 'commit': _commit(),
+        'cache': _CACHE.value, 'load_before': load_before,
+        'load_after': load_after, 'runs': runs})
 
 
 if __name__ == '__main__':

@@ -38,7 +38,7 @@ import time
 from absl import flags
 
 from experiments import cli
-from experiments.bench import study_spec
+from experiments.bench import report, study_spec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TORCH_SCRIPT = study_spec.TORCH_SCRIPT
@@ -220,15 +220,12 @@ def main(argv):
                                              'accuracies': [a for _, a in runs]}
   print('\n'.join(md))
   if _OUT.value:
-    os.makedirs(os.path.dirname(_OUT.value) or '.', exist_ok=True)
-    with open(_OUT.value + '.md', 'w') as f:
-      f.write('\n'.join(md) + '\n')
-    with open(_OUT.value + '.json', 'w') as f:
-      json.dump({'machine': _machine(), 'torch': torch_version,
-                 'jax': jax.__version__, 'commit': _commit_of(ROOT),
-                 'baselines': [_commit_of(b) for b in _BASELINE.value],
-                 'load_before': load_before, 'load_after': load_after,
-                 'studies': summary}, f, indent=2)
+    report.write_files(_OUT.value, '\n'.join(md) + '\n', {
+        'machine': _machine(), 'torch': torch_version, 'jax': jax.__version__,
+        'commit': _commit_of(ROOT),
+        'baselines': [_commit_of(b) for b in _BASELINE.value],
+        'load_before': load_before, 'load_after': load_after,
+        'studies': summary})
 
 
 if __name__ == '__main__':
