@@ -88,19 +88,23 @@ def adaptive_avg_pool(x: jax.Array, size: int) -> jax.Array:
   return jnp.einsum('ih,nhwc,jw->nijc', rows, x, cols)
 
 
-class AlexNet(nn.Module):
-  """torchvision's single-tower AlexNet (see the module docstring)."""
+class _AlexNetSettings(nn.Module):
+  """The settings both AlexNets take."""
   num_outputs: int
   activation: str = 'relu'
   pooling: str = 'max'
   dropout: float = 0.5
-  # (x - mean) / std first, e.g. for ImageNet weights (lib/models/input_scaling.py).
-  input_mean: tuple = ()
-  input_std: tuple = ()
   dtype: Any = jnp.float32
   # How the train step is differentiated (lib/layers.py's docstring).
   conv_general_dilated: Callable | None = None
   max_pool: Callable | None = None
+
+
+class AlexNet(_AlexNetSettings):
+  """torchvision's single-tower AlexNet (see the module docstring)."""
+  # (x - mean) / std first, e.g. for ImageNet weights (lib/models/input_scaling.py).
+  input_mean: tuple = ()
+  input_std: tuple = ()
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -129,17 +133,9 @@ class AlexNet(nn.Module):
     return nn.Dense(self.num_outputs, dtype=self.dtype, name='fc8')(x)
 
 
-class AlexNetPaper(nn.Module):
+class AlexNetPaper(_AlexNetSettings):
   """Krizhevsky et al. 2012's two-tower AlexNet (see the module docstring)."""
-  num_outputs: int
-  activation: str = 'relu'
-  pooling: str = 'max'
-  dropout: float = 0.5
   lrn: bool = True  # False drops both LRN layers (an ablation).
-  dtype: Any = jnp.float32
-  # How the train step is differentiated (lib/layers.py's docstring).
-  conv_general_dilated: Callable | None = None
-  max_pool: Callable | None = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
