@@ -88,6 +88,64 @@ def init_state(model: nn.Module, tx: optax.GradientTransformation,
 
 
 # ---------------------------------------------------------------------------
+# The loss, and per-example correctness, for the two task kinds.
+#
+# num_outputs == 1: the lecture's binary logistic task, sigmoid + binary
+# cross-entropy, predict 1 when the logit is positive. Otherwise softmax
+# cross-entropy over classes.
+#
+# Label smoothing (Szegedy et al. 2016; `train.label_smoothing`, the train
+# loss only) trains on (1 - a) * one_hot + a / K instead of the one-hot target
+# (optax.smooth_labels); the one-output task smooths its 0/1 target the same
+# way with K = 2, as Keras's BinaryCrossentropy(label_smoothing=a) does.
+
+def per_example_loss(logits: jax.Array, labels: jax.Array,
+                     label_smoothing: float = 0.0) -> jax.Array:
+  logits = logits.astype(jnp.float32)  # Losses in f32 even under bf16 compute.
+  a = label_smoothing
+  if logits.shape[-1] == 1:
+    targets = labels.astype(jnp.float32)
+    if a:
+      targets = targets * (1 - a) + a / 2
+    return optax.sigmoid_binary_cross_entropy(logits[:, 0], targets)
+  if not a:
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+  targets = optax.smooth_labels(jax.nn.one_hot(labels, logits.shape[-1]), a)
+  return optax.softmax_cross_entropy(logits, targets)
+
+
+def correct(logits: jax.Array, labels: jax.Array) -> jax.Array:
+  if logits.shape[-1] == 1:
+    return (logits[:, 0] > 0).astype(jnp.int32) == labels
+  return jnp.argmax(logits, -1) == labels
+
+
+def num_outputs(num_classes: int) -> int:
+  """A two-class task is trained as one sigmoid output."""
+  return 1 if num_classes == 2 else num_classes
+
+
+def soft_targets(labels: jax.Array, num_outputs: int,
+                 label_smoothing: float = 0.0) -> jax.Array:
+  """The targets per_example_loss trains on, as arrays that can be mixed
+  (apply_mixing, below): smoothed one-hot rows [n, num_outputs], or the
+  smoothed 0/1 target [n] of the one-output task."""
+  a = label_smoothing
+  if num_outputs == 1:
+    targets = labels.astype(jnp.float32)
+    return targets * (1 - a) + a / 2 if a else targets
+  return optax.smooth_labels(jax.nn.one_hot(labels, num_outputs), a)
+
+
+def soft_target_loss(logits: jax.Array, targets: jax.Array) -> jax.Array:
+  """Per-example cross-entropy on soft targets (soft_targets' shapes)."""
+  logits = logits.astype(jnp.float32)
+  if logits.shape[-1] == 1:
+    return optax.sigmoid_binary_cross_entropy(logits[:, 0], targets)
+  return optax.softmax_cross_entropy(logits, targets)
+
+
+# ---------------------------------------------------------------------------
 # The batch. With data.pipeline='device' the split lives on the device and
 # the step gathers its own batch (device_batch); with 'grain' the host hands
 # it in. Images stay uint8 until the step (to_float): both pipelines
@@ -124,7 +182,7 @@ def device_batch(data: dict[str, jax.Array], step: jax.Array, key: jax.Array,
 
 
 # Augmentation inside the step, on device. The step calls
-# `augment(images, key, recipe)` with its own key (fold_in of the state's key
+# `augment(images, key, augmentation)` with its own key (fold_in of the state's key
 # and step), so the augmentation is reproducible, resumes exactly and, with
 # stacked seeds, follows each seed's key. `read_augmentation(data_config)`
 # says what to apply:
@@ -186,29 +244,28 @@ def read_augmentation(data_config) -> Augmentation:
 
 
 def augment(images: jax.Array, key: jax.Array,
-            recipe: Augmentation | int) -> jax.Array:
-  """`recipe` applied to a uint8 NHWC batch, each example its own draw.
+            augmentation: Augmentation | int) -> jax.Array:
+  """`augmentation` applied to a uint8 NHWC batch, each example its own draw.
 
   An int is a bare random_shift (the step's older signature). The shift
-  draws from `key` itself, as before the recipe existed, so a config with
-  only random_shift trains bitwise as it did; the crop and the flip draw
-  from keys folded from it.
+  draws from `key` itself, as before crops and flips existed, so a config
+  with only random_shift trains bitwise as it did; the crop and the flip
+  draw from keys folded from it.
   """
-  if isinstance(recipe, int):
-    recipe = Augmentation(shift=recipe)
-  if recipe.crop_padding:
-    images = random_crop(images, jax.random.fold_in(key, 1),
-                         recipe.crop_padding, recipe.pad_mode)
-  if recipe.flip:
+  a = Augmentation(shift=augmentation) if isinstance(augmentation, int) else augmentation
+  if a.crop_padding:
+    images = random_crop(images, jax.random.fold_in(key, 1), a.crop_padding,
+                         a.pad_mode)
+  if a.flip:
     images = random_flip(images, jax.random.fold_in(key, 2))
-  return random_shift(images, key, recipe.shift, recipe.pad_mode)
+  return random_shift(images, key, a.shift, a.pad_mode)
 
 
 def random_crop(images: jax.Array, key: jax.Array, padding: int,
                 mode: str = 'constant') -> jax.Array:
   """Pads `padding` pixels on each side (np.pad's `mode`), then crops each
   image back to its size at an offset uniform in [0, 2 * padding] on each
-  axis: augment.RandomCrop's outcomes and probabilities."""
+  axis: lib/data/augment.py RandomCrop's outcomes and probabilities."""
   if padding <= 0:
     return images
   n, h, w, c = images.shape
@@ -358,64 +415,6 @@ def apply_mixing(images: jax.Array, labels: jax.Array, key: jax.Array,
 
 
 # ---------------------------------------------------------------------------
-# The loss, and per-example correctness, for the two task kinds.
-#
-# num_outputs == 1: the lecture's binary logistic task, sigmoid + binary
-# cross-entropy, predict 1 when the logit is positive. Otherwise softmax
-# cross-entropy over classes.
-#
-# Label smoothing (Szegedy et al. 2016; `train.label_smoothing`, the train
-# loss only) trains on (1 - a) * one_hot + a / K instead of the one-hot target
-# (optax.smooth_labels); the one-output task smooths its 0/1 target the same
-# way with K = 2, as Keras's BinaryCrossentropy(label_smoothing=a) does.
-
-def per_example_loss(logits: jax.Array, labels: jax.Array,
-                     label_smoothing: float = 0.0) -> jax.Array:
-  logits = logits.astype(jnp.float32)  # Losses in f32 even under bf16 compute.
-  a = label_smoothing
-  if logits.shape[-1] == 1:
-    targets = labels.astype(jnp.float32)
-    if a:
-      targets = targets * (1 - a) + a / 2
-    return optax.sigmoid_binary_cross_entropy(logits[:, 0], targets)
-  if not a:
-    return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-  targets = optax.smooth_labels(jax.nn.one_hot(labels, logits.shape[-1]), a)
-  return optax.softmax_cross_entropy(logits, targets)
-
-
-def correct(logits: jax.Array, labels: jax.Array) -> jax.Array:
-  if logits.shape[-1] == 1:
-    return (logits[:, 0] > 0).astype(jnp.int32) == labels
-  return jnp.argmax(logits, -1) == labels
-
-
-def num_outputs(num_classes: int) -> int:
-  """A two-class task is trained as one sigmoid output."""
-  return 1 if num_classes == 2 else num_classes
-
-
-def soft_targets(labels: jax.Array, num_outputs: int,
-                 label_smoothing: float = 0.0) -> jax.Array:
-  """The targets per_example_loss trains on, as arrays that can be mixed
-  (apply_mixing): smoothed one-hot rows
-  [n, num_outputs], or the smoothed 0/1 target [n] of the one-output task."""
-  a = label_smoothing
-  if num_outputs == 1:
-    targets = labels.astype(jnp.float32)
-    return targets * (1 - a) + a / 2 if a else targets
-  return optax.smooth_labels(jax.nn.one_hot(labels, num_outputs), a)
-
-
-def soft_target_loss(logits: jax.Array, targets: jax.Array) -> jax.Array:
-  """Per-example cross-entropy on soft targets (soft_targets' shapes)."""
-  logits = logits.astype(jnp.float32)
-  if logits.shape[-1] == 1:
-    return optax.sigmoid_binary_cross_entropy(logits[:, 0], targets)
-  return optax.softmax_cross_entropy(logits, targets)
-
-
-# ---------------------------------------------------------------------------
 # The gradient, the update, the seeds, and evaluation.
 
 def loss_and_grads(model: nn.Module, params, model_state, images, labels,
@@ -533,8 +532,9 @@ def make_step(update: Callable, pipeline_name: str, batch_size: int,
 
   How it takes its batch: with data.pipeline='device', `inputs` is (the
   training split on the device, this epoch's permutation) and the step
-  gathers its own batch by the state's step counter (device_batch), so data order is a function of (seed, step); with 'grain',
-  `inputs` is the batch the host pipeline hands in.
+  gathers its own batch by the state's step counter (device_batch), so
+  data order is a function of (seed, step); with 'grain', `inputs` is the
+  batch the host pipeline hands in.
 
   How seeds are mapped: `stacked` states carry a leading seed axis (and so
   does the permutation), and the update is vmapped over it: S seeds in one
@@ -548,8 +548,7 @@ def make_step(update: Callable, pipeline_name: str, batch_size: int,
   def one_seed(state: TrainState, inputs) -> tuple[TrainState, dict]:
     if device:
       arrays, permutation = inputs
-      batch = device_batch(arrays, state.step, None, batch_size,
-                                    permutation)
+      batch = device_batch(arrays, state.step, None, batch_size, permutation)
       if batch_sharding is not None:
         batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
     else:

@@ -108,7 +108,7 @@ def test_random_shift_alone_draws_as_before_the_recipe():
 def test_flip_alone_mirrors_about_half():
   images = jnp.asarray(_image(4, 4, 1)[None].repeat(4000, 0))
   out = np.asarray(train_step.augment(images, jax.random.PRNGKey(0),
-                                        train_step.Augmentation(flip=True)))
+                                      train_step.Augmentation(flip=True)))
   flipped = (out == np.asarray(images)[:, :, ::-1]).all(axis=(1, 2, 3))
   same = (out == np.asarray(images)).all(axis=(1, 2, 3))
   assert (flipped | same).all() and abs(flipped.mean() - 0.5) < 0.04
@@ -123,14 +123,14 @@ def _data(**fields):
 def test_recipe_follows_the_config():
   assert train_step.read_augmentation(_data()) == train_step.Augmentation()
   assert not train_step.read_augmentation(_data()).active
-  assert train_step.read_augmentation(_data(augment='cifar')) == train_step.Augmentation(
-      crop_padding=4, flip=True)
+  assert train_step.read_augmentation(_data(augment='cifar')) == (
+      train_step.Augmentation(crop_padding=4, flip=True))
   # With grain the host does the 'cifar' recipe; the step only what is asked.
   assert train_step.read_augmentation(_data(augment='cifar', pipeline='grain')) == (
       train_step.Augmentation())
-  assert train_step.read_augmentation(_data(random_flip=True, random_shift=2,
-                                     pad_mode='edge')) == train_step.Augmentation(
-      flip=True, shift=2, pad_mode='edge')
+  assert train_step.read_augmentation(
+      _data(random_flip=True, random_shift=2, pad_mode='edge')) == (
+          train_step.Augmentation(flip=True, shift=2, pad_mode='edge'))
 
 
 @pytest.mark.parametrize('fields, message', [

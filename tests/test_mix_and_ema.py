@@ -182,8 +182,8 @@ def test_the_step_trains_on_the_mixed_batch():
   kinds = set()
   for _ in range(5):
     _, augment_rng = jax.random.split(jax.random.fold_in(state.rng, state.step))
-    float_images = np.asarray(train_step.to_float(augment(batch['image'], augment_rng,
-                                                        augmentation)))
+    float_images = np.asarray(train_step.to_float(
+        augment(batch['image'], augment_rng, augmentation)))
     d = _draw(jax.random.fold_in(augment_rng, train_step.MIX_KEY_FOLD), BOTH, H, W)
     kinds.add(bool(d.use_cutmix))
     mixed, targets = _numpy_mix(float_images, _numpy_targets(labels, k, smoothing),

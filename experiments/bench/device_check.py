@@ -26,7 +26,6 @@ Sections (--sections to choose and order; by default tests run last):
              its final parameters against an unbroken run's
 """
 import importlib
-import importlib.metadata
 import json
 import logging
 import os
@@ -255,7 +254,8 @@ def main(argv):
   data_dir = os.path.join(scratch, 'data')
   catalog.prepare_embedded('digits', data_dir)
   report = {'date': time.strftime('%Y-%m-%d %H:%M:%S %Z'), 'backend': accelerator.describe(),
-            'quick': _QUICK.value, 'python': sys.executable, 'versions': provenance.versions(VERSIONS_OF),
+            'quick': _QUICK.value, 'python': sys.executable,
+            'versions': provenance.versions(VERSIONS_OF),
             'XLA_PYTHON_CLIENT_PREALLOCATE': os.environ['XLA_PYTHON_CLIENT_PREALLOCATE'],
             'sections': {}}
   sections = {

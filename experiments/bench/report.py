@@ -83,6 +83,7 @@ def markdown(env: dict, speed_rows: list[dict], pipeline_rows: list[dict]) -> st
 
 def write(out: str, env: dict, speed_rows: list[dict],
           pipeline_rows: list[dict]) -> tuple[str, str]:
+  """The speed benchmark's OUT.md and OUT.json; their paths."""
   return write_files(out, markdown(env, speed_rows, pipeline_rows),
                      {'environment': env, 'train_speed': speed_rows,
                       'input_pipeline': pipeline_rows})

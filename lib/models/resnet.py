@@ -189,8 +189,10 @@ class ResNet(nn.Module):
     for i, n in enumerate(self.stage_sizes):
       for j in range(n):
         x = block_cls(self.width * 2**i, 2 if i > 0 and j == 0 else 1,
-                      self.activation, self.shortcut, self.zero_init_residual,
-                      self.norm, self.dtype, self.conv_general_dilated,
+                      activation=self.activation, shortcut=self.shortcut,
+                      zero_init_residual=self.zero_init_residual,
+                      norm=self.norm, dtype=self.dtype,
+                      conv_general_dilated=self.conv_general_dilated,
                       name=f'stage{i + 1}_block{j + 1}')(x, train)
     x = jnp.mean(x, axis=(1, 2))
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
@@ -232,7 +234,8 @@ class CifarResNet(nn.Module):
     for i in range(3):
       for j in range(self.blocks_per_stage):
         x = BasicBlock(self.width * 2**i, 2 if i > 0 and j == 0 else 1,
-                       self.activation, self.shortcut, norm=self.norm,
+                       activation=self.activation, shortcut=self.shortcut,
+                       norm=self.norm,
                        dtype=self.dtype,
                        conv_general_dilated=self.conv_general_dilated,
                        name=f'stage{i + 1}_block{j + 1}')(x, train)
