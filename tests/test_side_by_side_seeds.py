@@ -109,7 +109,9 @@ def test_ctrl_c_in_a_library_call_stops_every_seed_with_a_whole_checkpoint(
   for c in configs:
     c.train.num_steps, c.train.checkpoint_every_steps = 600, 2
   dirs = [str(tmp_path / f'seed_{s}') for s in (0, 1)]
-  assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+  # Python's own Ctrl-C handler, as in a script: a suite started as a
+  # background job (`... &`) inherits SIGINT ignored, and Python keeps that.
+  inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
   threading.Thread(target=interrupt_after_the_first_checkpoints, daemon=True).start()
   try:
     with pytest.raises(KeyboardInterrupt):
@@ -117,6 +119,7 @@ def test_ctrl_c_in_a_library_call_stops_every_seed_with_a_whole_checkpoint(
     spent = not preemption._STOP.is_set()  # The next call here would train.
   finally:
     preemption.clear()
+    signal.signal(signal.SIGINT, inherited)
   assert spent
   for d in dirs:
     ckpt = os.path.join(d, 'checkpoints')
