@@ -384,4 +384,3 @@ def _pad_batch(rows, size: int, image_shape) -> dict[str, np.ndarray]:
     images[i], labels[i] = row['image'], row['label']
   mask = np.arange(size) < n
   return {'image': images, 'label': labels, 'mask': mask}
-
