@@ -1,5 +1,5 @@
-"""The compiled step, top to bottom: the train state; how a step takes its
-batch (gathered on the device, to float, augmented, mixed); the loss; its
+"""The compiled step, top to bottom: the train state; the loss; how a step
+takes its batch (gathered on the device, to float, augmented, mixed); its
 gradient and the update; how seeds are mapped; the eval step. One file, as
 flax's examples/imagenet/train.py keeps its loss and step together: from a
 config to an applied update a reader opens the config, lib/models (the
@@ -182,9 +182,9 @@ def device_batch(data: dict[str, jax.Array], step: jax.Array, key: jax.Array,
 
 
 # Augmentation inside the step, on device. The step calls
-# `augment(images, key, augmentation)` with its own key (fold_in of the state's key
-# and step), so the augmentation is reproducible, resumes exactly and, with
-# stacked seeds, follows each seed's key. `read_augmentation(data_config)`
+# `augment(images, key, augmentation)` with its own key (fold_in of the
+# state's key and step), so the augmentation is reproducible, resumes exactly
+# and, with stacked seeds, follows each seed's key. `read_augmentation(data_config)`
 # says what to apply:
 #
 # - data.augment='cifar' with data.pipeline='device': lib/data/augment.py's
