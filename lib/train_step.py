@@ -184,8 +184,8 @@ def device_batch(data: dict[str, jax.Array], step: jax.Array, key: jax.Array,
 # Augmentation inside the step, on device. The step calls
 # `augment(images, key, augmentation)` with its own key (fold_in of the
 # state's key and step), so the augmentation is reproducible, resumes exactly
-# and, with stacked seeds, follows each seed's key. `read_augmentation(data_config)`
-# says what to apply:
+# and, with stacked seeds, follows each seed's key.
+# `read_augmentation(data_config)` says what to apply:
 #
 # - data.augment='cifar' with data.pipeline='device': lib/data/augment.py's
 #   'cifar' recipe (pad 4 with data.pad_mode, a random crop back to the
